@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# kvm-ipi-selftests
+#
+#   make                 build the tests and unit tests
+#   make run             build, then run the default suite on this host's KVM
+#   make check           build, then run everything that tests the suite itself
+#   make STATIC=1        statically linked test binaries
+#   make KSRC=/path      build against that kernel tree (default: Debian's
+#                        linux-source-6.12, installed and extracted on demand)
+#   make O=/path V=1     out-of-tree build, full command lines
+#   make clean           remove build products, keep the extracted kernel tree
+#   make distclean       remove the whole build directory
+
+O ?= build
+BUILD := $(abspath $(O))
+SRC := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+export V STATIC EXTRA_CFLAGS
+
+ifeq ($(KSRC),)
+KSRC_DIR := $(BUILD)/ksrc/linux-source-6.12
+else
+KSRC_DIR := $(abspath $(KSRC))
+endif
+
+STAGE2 = $(MAKE) --no-print-directory -f $(SRC)/mk/build.mk KSRC=$(KSRC_DIR) BUILD=$(BUILD)
+
+all: ksrc
+	+@$(STAGE2) all
+
+sanitize: ksrc
+	+@$(STAGE2) sanitize
+
+# Installs what is missing (apt-get, as root), then readies the kernel tree.
+ksrc:
+	@$(SRC)/scripts/install-deps.sh
+	@$(SRC)/scripts/prepare-ksrc.sh $(if $(KSRC),--tree $(KSRC_DIR),--cache $(BUILD)/ksrc)
+
+run: all
+	@$(SRC)/run_tests.sh --bin-dir $(BUILD)/tests $(RUN_ARGS)
+
+check: all sanitize
+	@$(SRC)/tests/check.sh --build $(BUILD)
+
+clean:
+	rm -rf $(BUILD)/lib $(BUILD)/tests $(BUILD)/unit $(BUILD)/san $(BUILD)/libkvm
+
+distclean:
+	rm -rf $(BUILD)
+
+.PHONY: all sanitize ksrc run check clean distclean

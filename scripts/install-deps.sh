@@ -1,0 +1,42 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Install the Debian packages the suite needs, if any are missing.  Needs
+# root (or sudo) only when something has to be installed.
+set -euo pipefail
+
+# command -> package
+declare -A need=(
+	[gcc]=gcc
+	[make]=make
+	[jq]=jq
+	[shellcheck]=shellcheck
+	[xz]=xz-utils
+	[tar]=tar
+	[timeout]=coreutils
+)
+missing=()
+for cmd in "${!need[@]}"; do
+	command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+# Static test binaries (make STATIC=1) need libc.a; ASan/UBSan need their runtimes.
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=(libc6-dev)
+gcc_major=$(gcc -dumpversion 2>/dev/null | cut -d. -f1 || true)
+if [ -n "$gcc_major" ] && ! ls /usr/lib/gcc/x86_64-linux-gnu/"$gcc_major"/libasan.* >/dev/null 2>&1; then
+	missing+=("libgcc-$gcc_major-dev")
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+echo "install-deps: installing ${missing[*]}"
+sudo=
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null 2>&1 || {
+		echo "install-deps: need root to install: ${missing[*]}" >&2
+		exit 1
+	}
+	sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
