@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * IPI harness: exact accounting of interrupts sent to and received by
+ * guest vCPUs, on top of the KVM selftests library.
+ *
+ * Every vCPU owns a struct ipi_vcpu in guest memory, found by the guest
+ * through its GS base and by the host through addr_gva2hva().  Senders
+ * (guest or host) count each send and stamp its TSC, in the guest's TSC
+ * timeline, in the receiver's per-vector slot before sending; the
+ * receiver's handler counts the vector and records send-to-handler latency.
+ * Comparing the two counts per (vCPU, vector) gives lost, duplicate and
+ * spurious interrupts without any assumption about the delivery path.
+ *
+ * One outstanding send per (receiver, vector) is needed for exact latency:
+ * the architecture merges a second send of a pending vector into the same
+ * IRR bit.
+ */
+#ifndef IPI_HARNESS_H
+#define IPI_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lat_hist.h"
+
+#define IPI_NR_VECTORS		256
+#define IPI_FIRST_VECTOR	32
+#define IPI_MAX_VCPUS		64
+
+/* Harness-owned: the host's wake-up MSI for a vCPU that stopped making progress. */
+#define IPI_WAKE_VECTOR		0xfe
+
+#define X2APIC_SELF_IPI		0x3f0
+
+enum ipi_fault {
+	IPI_FAULT_NONE,
+	IPI_FAULT_LOST,		/* send with the receiving APIC software-disabled */
+	IPI_FAULT_DUPLICATE,	/* send once more after delivery, uncounted */
+	IPI_FAULT_SPURIOUS,	/* send an uncounted vector */
+	IPI_FAULT_DELAYED,	/* hold the interrupt off (IF=0) past the threshold */
+};
+
+struct ipi_tx_slot {
+	uint64_t sent;
+	uint64_t tsc;
+};
+
+struct ipi_vcpu {
+	struct ipi_vcpu *self;		/* %gs:0 */
+	uint32_t index;
+	uint32_t x2apic;
+
+	/* Written only by this vCPU. */
+	uint64_t received[IPI_NR_VECTORS];
+	uint64_t delayed;
+	uint64_t clock_skew;		/* handler TSC before send TSC */
+	uint64_t missed_waits;		/* bounded waits that gave up */
+	uint64_t sends;			/* sends made by this vCPU, for fault_every */
+	uint64_t last_rx_tsc;
+	uint64_t last_rx_vector;
+	uint64_t progress;		/* heartbeat for the host watchdog */
+	struct lat_hist latency;	/* send TSC to handler entry */
+	struct lat_hist iteration;	/* one test iteration, as the test defines it */
+
+	/* Written by senders. */
+	struct ipi_tx_slot tx[IPI_NR_VECTORS];
+} __attribute__((aligned(4096)));
+
+/* Global guest state; the host writes it before the first KVM_RUN. */
+struct ipi_guest_config {
+	uint64_t delay_threshold;	/* cycles */
+	uint64_t wait_timeout;		/* cycles a bounded guest wait may last */
+	uint64_t count;			/* sends per vCPU, for the test's loop */
+	uint32_t nr_vcpus;
+	uint32_t fault;			/* enum ipi_fault */
+	uint64_t fault_every;		/* inject on every Nth send */
+	struct ipi_vcpu *vcpus;		/* guest virtual address */
+	uint32_t stop;
+};
+
+extern struct ipi_guest_config ipi_config;
+
+/* ---- guest side ---- */
+
+static inline struct ipi_vcpu *this_ipi_vcpu(void)
+{
+	struct ipi_vcpu *v;
+
+	__asm__ __volatile__("mov %%gs:0, %0" : "=r"(v));
+	return v;
+}
+
+static inline void ipi_irq_disable(void)
+{
+	__asm__ __volatile__("cli" ::: "memory");
+}
+
+static inline void ipi_irq_enable(void)
+{
+	__asm__ __volatile__("sti" ::: "memory");
+}
+
+/* Halt with interrupts enabled, no window between STI and HLT; IF=0 after. */
+static inline void ipi_sti_hlt_cli(void)
+{
+	__asm__ __volatile__("sti; hlt; cli" ::: "memory");
+}
+
+typedef void (*ipi_send_fn)(uint32_t dest, uint8_t vector);
+
+struct ex_regs;
+
+struct ipi_vcpu *ipi_guest_init(bool x2apic);
+void ipi_guest_stamp(uint32_t dest_index, uint8_t vector);
+void ipi_guest_send(ipi_send_fn send, uint32_t dest_index, uint8_t vector);
+bool ipi_guest_wait(uint8_t vector, uint64_t expected);
+bool ipi_guest_wait_for(struct ipi_vcpu *dest, uint8_t vector, uint64_t expected);
+void ipi_guest_drain(void);
+void ipi_guest_eoi(void);
+void ipi_guest_handler(struct ex_regs *regs);
+bool ipi_guest_should_stop(void);
+
+/* Send helpers for the common APIC paths. */
+void x2apic_send_icr_self(uint32_t dest, uint8_t vector);
+void x2apic_send_self_ipi(uint32_t dest, uint8_t vector);
+
+/* ---- host side ---- */
+
+struct kvm_vm;
+struct kvm_vcpu;
+struct kvm_stats_snapshot;
+
+struct ipi_options;
+
+struct ipi_vm {
+	struct kvm_vm *vm;
+	unsigned int nr_vcpus;
+	struct kvm_vcpu *vcpus[IPI_MAX_VCPUS];
+	struct ipi_vcpu *rec[IPI_MAX_VCPUS];	/* host view of guest records */
+	struct ipi_guest_config *config;	/* host view of ipi_config */
+	int64_t tsc_offset[IPI_MAX_VCPUS];	/* guest TSC - host TSC */
+	uint64_t tsc_offset_err[IPI_MAX_VCPUS];
+	uint64_t tsc_khz;
+	uint64_t stall_ms;
+	uint64_t wakes_sent;
+	bool stalled;			/* the watchdog had to wake the vCPUs */
+	bool aborted;			/* ... and finally stopped the run */
+	struct kvm_stats_snapshot *stats_before[IPI_MAX_VCPUS];
+	struct kvm_stats_snapshot *stats_after[IPI_MAX_VCPUS];
+};
+
+struct ipi_vm *ipi_vm_create(unsigned int nr_vcpus, void *guest_code,
+			     const struct ipi_options *opts);
+void ipi_vm_run(struct ipi_vm *ivm);
+void ipi_vm_free(struct ipi_vm *ivm);
+
+int __ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
+void ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
+
+uint64_t host_tsc_to_guest(const struct ipi_vm *ivm, unsigned int vcpu_index,
+			   uint64_t host_tsc);
+
+#endif /* IPI_HARNESS_H */

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Classification of a run's interrupts and the verdict, and the results
+ * JSON of one variant (schema: docs/results-schema.md).
+ */
+#ifndef IPI_REPORT_H
+#define IPI_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lat_hist.h"
+
+struct ipi_vm;
+struct ipi_options;
+struct json_writer;
+
+struct ipi_counts {
+	uint64_t sent;
+	uint64_t received;
+	uint64_t lost;		/* sent, never received within the grace period */
+	uint64_t duplicate;	/* received more often than sent */
+	uint64_t spurious;	/* received on a vector nobody sent */
+	uint64_t delayed;	/* latency above the threshold */
+	uint64_t clock_skew;	/* handler TSC earlier than send TSC */
+	uint64_t missed_waits;
+};
+
+struct ipi_verdict_policy {
+	bool fail_on_delayed;
+};
+
+/* Account one (vCPU, vector) pair's send and receive counts. */
+void ipi_count_vector(struct ipi_counts *c, uint64_t sent, uint64_t received);
+
+/*
+ * KSFT_PASS or KSFT_FAIL.  Lost, duplicate and spurious interrupts always
+ * fail, as does a run the watchdog had to abort; delayed ones fail only
+ * when the policy says so.  @why gets the reasons, comma-separated.
+ */
+int ipi_verdict(const struct ipi_counts *c, bool aborted,
+		const struct ipi_verdict_policy *p, char *why, size_t len);
+
+/* Nanoseconds for @cycles at @tsc_khz, rounded to nearest. */
+uint64_t cycles_to_ns(uint64_t cycles, uint64_t tsc_khz);
+
+/*
+ * Classify the finished run, print its summary as KTAP diagnostics, write
+ * the variant's JSON members into @w (inside an open object), and return
+ * its verdict.
+ */
+int ipi_vm_report(struct ipi_vm *ivm, const struct ipi_options *opts,
+		  struct json_writer *w);
+
+#endif /* IPI_REPORT_H */

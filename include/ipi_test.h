@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The main() of an IPI test: option parsing, one forked child per variant
+ * under a watchdog, one KTAP result per variant, and the test's results
+ * JSON.  A variant that crashes, asserts or hangs fails alone.
+ */
+#ifndef IPI_TEST_H
+#define IPI_TEST_H
+
+#include <stdint.h>
+
+#include "ipi_harness.h"
+#include "ipi_options.h"
+
+struct ipi_variant {
+	const char *name;
+	/* Build the VM, run it to completion and hand it back for the report. */
+	struct ipi_vm *(*run)(const struct ipi_variant *v, const struct ipi_options *o);
+	uintptr_t arg;
+};
+
+int ipi_test_main(const char *test_name, const struct ipi_variant *variants,
+		  unsigned int nr_variants, uint64_t default_count,
+		  int argc, char **argv);
+
+#endif /* IPI_TEST_H */

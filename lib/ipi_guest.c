@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Guest side of the IPI harness: the interrupt handler that accounts every
+ * delivery, and the send and bounded-wait helpers guest code builds on.
+ * Everything here runs in the guest and is built with -mgeneral-regs-only.
+ */
+#include <asm/processor-flags.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "apic.h"
+
+#include "ipi_harness.h"
+
+struct ipi_guest_config ipi_config;
+
+static inline bool irqs_enabled(void)
+{
+	unsigned long flags;
+
+	__asm__ __volatile__("pushf; pop %0" : "=r"(flags) :: "memory");
+	return flags & X86_EFLAGS_IF;
+}
+
+static void apic_write(struct ipi_vcpu *self, unsigned int reg, uint32_t val)
+{
+	if (self->x2apic)
+		x2apic_write_reg(reg, val);
+	else
+		xapic_write_reg(reg, val);
+}
+
+static uint32_t apic_read(struct ipi_vcpu *self, unsigned int reg)
+{
+	return self->x2apic ? x2apic_read_reg(reg) : xapic_read_reg(reg);
+}
+
+void ipi_guest_eoi(void)
+{
+	apic_write(this_ipi_vcpu(), APIC_EOI, 0);
+}
+
+bool ipi_guest_should_stop(void)
+{
+	return READ_ONCE(ipi_config.stop);
+}
+
+struct ipi_vcpu *ipi_guest_init(bool x2apic)
+{
+	struct ipi_vcpu *self = this_ipi_vcpu();
+
+	GUEST_ASSERT(self && self->self == self);
+	if (x2apic)
+		x2apic_enable();
+	else
+		xapic_enable();
+	self->x2apic = x2apic;
+	return self;
+}
+
+/*
+ * Installed on every vector from IPI_FIRST_VECTOR up.  The TSC is read
+ * first so that the latency excludes the handler's own bookkeeping.
+ */
+void ipi_guest_handler(struct ex_regs *regs)
+{
+	uint64_t now = rdtsc();
+	struct ipi_vcpu *self = this_ipi_vcpu();
+	uint8_t vector = regs->vector;
+	struct ipi_tx_slot *slot = &self->tx[vector];
+	uint64_t latency;
+
+	WRITE_ONCE(self->received[vector], self->received[vector] + 1);
+	self->last_rx_tsc = now;
+	self->last_rx_vector = vector;
+
+	if (vector != IPI_WAKE_VECTOR && READ_ONCE(slot->sent)) {
+		uint64_t sent_tsc = READ_ONCE(slot->tsc);
+
+		if (now < sent_tsc) {
+			self->clock_skew++;
+			latency = 0;
+		} else {
+			latency = now - sent_tsc;
+		}
+		lat_hist_record(&self->latency, latency);
+		if (latency > ipi_config.delay_threshold)
+			self->delayed++;
+	}
+	apic_write(self, APIC_EOI, 0);
+}
+
+void ipi_guest_stamp(uint32_t dest_index, uint8_t vector)
+{
+	struct ipi_tx_slot *slot = &ipi_config.vcpus[dest_index].tx[vector];
+
+	WRITE_ONCE(slot->tsc, rdtsc());
+	__atomic_fetch_add(&slot->sent, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Negative controls: each fault makes a real interrupt go wrong in the way
+ * its name says, so that the accounting is shown to catch it.
+ */
+static void send_with_fault(ipi_send_fn send, uint32_t dest_index, uint8_t vector)
+{
+	struct ipi_vcpu *self = this_ipi_vcpu();
+	struct ipi_vcpu *dest = &ipi_config.vcpus[dest_index];
+	bool was_enabled = irqs_enabled();
+	uint64_t end, before;
+	uint32_t spiv;
+
+	switch (ipi_config.fault) {
+	case IPI_FAULT_LOST:
+		/* A software-disabled APIC discards fixed interrupts (SDM 11.4.7.2). */
+		GUEST_ASSERT(dest_index == self->index);
+		spiv = apic_read(self, APIC_SPIV);
+		apic_write(self, APIC_SPIV, spiv & ~APIC_SPIV_APIC_ENABLED);
+		ipi_guest_stamp(dest_index, vector);
+		send(dest_index, vector);
+		apic_write(self, APIC_SPIV, spiv);
+		break;
+	case IPI_FAULT_DUPLICATE:
+		/*
+		 * Wait out both deliveries: a second send still pending in the
+		 * IRR would merge with the next counted one and hide.
+		 */
+		before = READ_ONCE(dest->received[vector]);
+		ipi_guest_stamp(dest_index, vector);
+		send(dest_index, vector);
+		ipi_guest_wait_for(dest, vector, before + 1);
+		send(dest_index, vector);
+		ipi_guest_wait_for(dest, vector, before + 2);
+		break;
+	case IPI_FAULT_SPURIOUS:
+		send(dest_index, vector + 1);
+		ipi_guest_stamp(dest_index, vector);
+		send(dest_index, vector);
+		break;
+	case IPI_FAULT_DELAYED:
+		ipi_irq_disable();
+		ipi_guest_stamp(dest_index, vector);
+		send(dest_index, vector);
+		end = rdtsc() + 2 * ipi_config.delay_threshold;
+		while (rdtsc() < end)
+			cpu_relax();
+		if (was_enabled)
+			ipi_irq_enable();
+		break;
+	default:
+		GUEST_FAIL("Unknown fault %u", ipi_config.fault);
+	}
+}
+
+void ipi_guest_send(ipi_send_fn send, uint32_t dest_index, uint8_t vector)
+{
+	struct ipi_vcpu *self = this_ipi_vcpu();
+
+	self->sends++;
+	if (ipi_config.fault && !(self->sends % ipi_config.fault_every)) {
+		send_with_fault(send, dest_index, vector);
+		return;
+	}
+	ipi_guest_stamp(dest_index, vector);
+	send(dest_index, vector);
+}
+
+/*
+ * Wait with IF=1 until @dest has received @vector @expected times, for at
+ * most ipi_config.wait_timeout cycles.  A wait that gives up is counted, and
+ * the interrupt, if it never comes, shows up as lost.
+ */
+bool ipi_guest_wait_for(struct ipi_vcpu *dest, uint8_t vector, uint64_t expected)
+{
+	struct ipi_vcpu *self = this_ipi_vcpu();
+	uint64_t deadline = rdtsc() + ipi_config.wait_timeout;
+	bool was_enabled = irqs_enabled();
+	bool ok = true;
+
+	ipi_irq_enable();
+	while (READ_ONCE(dest->received[vector]) < expected) {
+		if (ipi_guest_should_stop() || rdtsc() > deadline) {
+			self->missed_waits++;
+			ok = false;
+			break;
+		}
+		cpu_relax();
+	}
+	if (!was_enabled)
+		ipi_irq_disable();
+	return ok;
+}
+
+bool ipi_guest_wait(uint8_t vector, uint64_t expected)
+{
+	return ipi_guest_wait_for(this_ipi_vcpu(), vector, expected);
+}
+
+/* Give every interrupt sent to this vCPU the grace period to arrive. */
+void ipi_guest_drain(void)
+{
+	struct ipi_vcpu *self = this_ipi_vcpu();
+	unsigned int v;
+
+	for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++) {
+		if (v != IPI_WAKE_VECTOR && READ_ONCE(self->tx[v].sent))
+			ipi_guest_wait(v, READ_ONCE(self->tx[v].sent));
+	}
+}
+
+void x2apic_send_icr_self(uint32_t dest __maybe_unused, uint8_t vector)
+{
+	x2apic_write_reg(APIC_ICR, APIC_DEST_SELF | APIC_DM_FIXED | APIC_INT_ASSERT | vector);
+}
+
+void x2apic_send_self_ipi(uint32_t dest __maybe_unused, uint8_t vector)
+{
+	x2apic_write_reg(X2APIC_SELF_IPI, vector);
+}

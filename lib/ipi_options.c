@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kselftest.h"
+#include "ipi_options.h"
+
+static const char * const fault_names[] = {
+	[IPI_FAULT_NONE] = "none",
+	[IPI_FAULT_LOST] = "lost",
+	[IPI_FAULT_DUPLICATE] = "duplicate",
+	[IPI_FAULT_SPURIOUS] = "spurious",
+	[IPI_FAULT_DELAYED] = "delayed",
+};
+
+const char *ipi_fault_name(enum ipi_fault fault)
+{
+	return fault < ARRAY_SIZE(fault_names) ? fault_names[fault] : "?";
+}
+
+void ipi_options_init(struct ipi_options *o, uint64_t default_count)
+{
+	memset(o, 0, sizeof(*o));
+	o->count = default_count;
+	o->delay_threshold_us = 1000;
+	o->grace_ms = 500;
+	o->stall_ms = 1000;
+	o->timeout_s = 100;
+	o->fault_every = 1000;
+	o->results_dir = getenv("IPI_RESULTS_DIR");
+	if (o->results_dir && !*o->results_dir)
+		o->results_dir = NULL;
+}
+
+void ipi_options_usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+		"Usage: %s [options]\n"
+		"  -c, --count N             sends per sending vCPU (default: test-specific)\n"
+		"  -d, --delay-threshold-us N  latency above which a delivery counts as delayed (1000)\n"
+		"      --fail-on-delayed     delayed deliveries fail the variant (default: reported only)\n"
+		"  -g, --grace-ms N          how long a guest waits for an interrupt to arrive (500)\n"
+		"      --stall-ms N          no progress for N ms: the host wakes the vCPUs (1000)\n"
+		"  -T, --timeout-s N         per-variant watchdog, the variant is killed after it (100)\n"
+		"  -v, --variant GLOB        run only the matching variants\n"
+		"  -l, --list                list the variants and exit\n"
+		"  -o, --results-dir DIR     write the test's JSON into DIR (default: $IPI_RESULTS_DIR)\n"
+		"      --fault KIND          negative control: lost|duplicate|spurious|delayed\n"
+		"      --fault-every N       inject the fault on every Nth send (1000)\n"
+		"  -h, --help                this text\n", prog);
+}
+
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_fault(const char *s, enum ipi_fault *fault)
+{
+	unsigned int i;
+
+	for (i = IPI_FAULT_LOST; i < ARRAY_SIZE(fault_names); i++) {
+		if (!strcmp(s, fault_names[i])) {
+			*fault = i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+enum { OPT_FAIL_ON_DELAYED = 256, OPT_STALL, OPT_FAULT, OPT_FAULT_EVERY };
+
+static const struct option long_options[] = {
+	{ "count",		required_argument, NULL, 'c' },
+	{ "delay-threshold-us",	required_argument, NULL, 'd' },
+	{ "fail-on-delayed",	no_argument,	   NULL, OPT_FAIL_ON_DELAYED },
+	{ "grace-ms",		required_argument, NULL, 'g' },
+	{ "stall-ms",		required_argument, NULL, OPT_STALL },
+	{ "timeout-s",		required_argument, NULL, 'T' },
+	{ "variant",		required_argument, NULL, 'v' },
+	{ "list",		no_argument,	   NULL, 'l' },
+	{ "results-dir",	required_argument, NULL, 'o' },
+	{ "fault",		required_argument, NULL, OPT_FAULT },
+	{ "fault-every",	required_argument, NULL, OPT_FAULT_EVERY },
+	{ "help",		no_argument,	   NULL, 'h' },
+	{ 0 }
+};
+
+#define BAD(...) do { snprintf(err, err_len, __VA_ARGS__); return -1; } while (0)
+
+int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
+			char *err, size_t err_len)
+{
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:d:g:T:v:lo:h", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (parse_u64(optarg, 1, 1ULL << 32, &o->count))
+				BAD("--count: '%s' is not a number from 1 to 2^32", optarg);
+			break;
+		case 'd':
+			if (parse_u64(optarg, 1, 10ULL * 1000 * 1000, &o->delay_threshold_us))
+				BAD("--delay-threshold-us: '%s' is not a number from 1 to 10000000", optarg);
+			break;
+		case OPT_FAIL_ON_DELAYED:
+			o->fail_on_delayed = true;
+			break;
+		case 'g':
+			if (parse_u64(optarg, 1, 60 * 1000, &o->grace_ms))
+				BAD("--grace-ms: '%s' is not a number from 1 to 60000", optarg);
+			break;
+		case OPT_STALL:
+			if (parse_u64(optarg, 10, 600 * 1000, &o->stall_ms))
+				BAD("--stall-ms: '%s' is not a number from 10 to 600000", optarg);
+			break;
+		case 'T':
+			if (parse_u64(optarg, 1, 7 * 24 * 3600, &o->timeout_s))
+				BAD("--timeout-s: '%s' is not a number from 1 to 604800", optarg);
+			break;
+		case 'v':
+			o->variant = optarg;
+			break;
+		case 'l':
+			o->list = true;
+			break;
+		case 'o':
+			if (!*optarg)
+				BAD("--results-dir: empty path");
+			o->results_dir = optarg;
+			break;
+		case OPT_FAULT:
+			if (parse_fault(optarg, &o->fault))
+				BAD("--fault: '%s' is not one of lost, duplicate, spurious, delayed", optarg);
+			break;
+		case OPT_FAULT_EVERY:
+			if (parse_u64(optarg, 1, 1ULL << 32, &o->fault_every))
+				BAD("--fault-every: '%s' is not a number from 1 to 2^32", optarg);
+			break;
+		case 'h':
+			ipi_options_usage(stdout, argv[0]);
+			exit(KSFT_PASS);
+		case ':':
+			BAD("option '%s' needs a value", argv[optind - 1]);
+		default:
+			BAD("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		BAD("unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+void ipi_options_parse(struct ipi_options *o, int argc, char **argv)
+{
+	char err[256];
+
+	if (__ipi_options_parse(o, argc, argv, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", argv[0], err);
+		ipi_options_usage(stderr, argv[0]);
+		exit(KSFT_FAIL);
+	}
+}

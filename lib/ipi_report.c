@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kvm_util.h"
+#include "kselftest.h"
+
+#include "ipi_harness.h"
+#include "ipi_options.h"
+#include "ipi_report.h"
+#include "json_writer.h"
+#include "kvm_stats_snapshot.h"
+
+void ipi_count_vector(struct ipi_counts *c, uint64_t sent, uint64_t received)
+{
+	c->sent += sent;
+	c->received += received;
+	if (!sent)
+		c->spurious += received;
+	else if (received > sent)
+		c->duplicate += received - sent;
+	else
+		c->lost += sent - received;
+}
+
+static __printf(3, 4) void add_reason(char *why, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(why);
+	va_list ap;
+
+	if (used)
+		snprintf(why + used, len - used, ", ");
+	used = strlen(why);
+	va_start(ap, fmt);
+	vsnprintf(why + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+int ipi_verdict(const struct ipi_counts *c, bool aborted,
+		const struct ipi_verdict_policy *p, char *why, size_t len)
+{
+	why[0] = '\0';
+	if (c->lost)
+		add_reason(why, len, "%llu lost", (unsigned long long)c->lost);
+	if (c->duplicate)
+		add_reason(why, len, "%llu duplicate", (unsigned long long)c->duplicate);
+	if (c->spurious)
+		add_reason(why, len, "%llu spurious", (unsigned long long)c->spurious);
+	if (c->delayed && p->fail_on_delayed)
+		add_reason(why, len, "%llu delayed", (unsigned long long)c->delayed);
+	if (aborted)
+		add_reason(why, len, "run aborted by the watchdog");
+	return why[0] ? KSFT_FAIL : KSFT_PASS;
+}
+
+uint64_t cycles_to_ns(uint64_t cycles, uint64_t tsc_khz)
+{
+	return (uint64_t)((__uint128_t)cycles * 1000000 / tsc_khz +
+			  ((__uint128_t)cycles * 1000000 % tsc_khz >= tsc_khz / 2 + tsc_khz % 2));
+}
+
+struct run_totals {
+	struct ipi_counts counts;
+	struct lat_hist latency;
+	struct lat_hist iteration;
+	struct kvm_stats_snapshot *stats;
+};
+
+static void collect(struct ipi_vm *ivm, struct run_totals *t)
+{
+	unsigned int i, v;
+
+	memset(&t->counts, 0, sizeof(t->counts));
+	lat_hist_init(&t->latency);
+	lat_hist_init(&t->iteration);
+	t->stats = NULL;
+
+	for (i = 0; i < ivm->nr_vcpus; i++) {
+		const struct ipi_vcpu *rec = ivm->rec[i];
+
+		for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++) {
+			if (v != IPI_WAKE_VECTOR)
+				ipi_count_vector(&t->counts, rec->tx[v].sent, rec->received[v]);
+		}
+		t->counts.delayed += rec->delayed;
+		t->counts.clock_skew += rec->clock_skew;
+		t->counts.missed_waits += rec->missed_waits;
+		lat_hist_merge(&t->latency, &rec->latency);
+		lat_hist_merge(&t->iteration, &rec->iteration);
+
+		if (ivm->stats_before[i] && ivm->stats_after[i]) {
+			if (!t->stats)
+				t->stats = kvm_stats_snapshot_alloc(ivm->stats_after[i]->nr);
+			kvm_stats_accumulate_delta(t->stats, ivm->stats_before[i],
+						   ivm->stats_after[i]);
+		}
+	}
+}
+
+static void write_counts(struct json_writer *w, const struct ipi_counts *c)
+{
+	json_begin_object(w, "counts");
+	json_u64(w, "sent", c->sent);
+	json_u64(w, "received", c->received);
+	json_u64(w, "lost", c->lost);
+	json_u64(w, "duplicate", c->duplicate);
+	json_u64(w, "spurious", c->spurious);
+	json_u64(w, "delayed", c->delayed);
+	json_u64(w, "clock_skew", c->clock_skew);
+	json_u64(w, "missed_waits", c->missed_waits);
+	json_end_object(w);
+}
+
+static void write_summary(struct json_writer *w, const char *key,
+			  const struct lat_hist *h, uint64_t tsc_khz)
+{
+	struct lat_summary s;
+	static const char * const names[] = { "min", "p50", "p90", "p99", "p999", "max", "mean" };
+	uint64_t vals[ARRAY_SIZE(names)];
+	unsigned int i;
+
+	lat_hist_summarize(h, &s);
+	vals[0] = s.min; vals[1] = s.p50; vals[2] = s.p90; vals[3] = s.p99;
+	vals[4] = s.p999; vals[5] = s.max; vals[6] = s.mean;
+
+	json_begin_object(w, key);
+	json_u64(w, "count", s.count);
+	json_begin_object(w, "cycles");
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		json_u64(w, names[i], vals[i]);
+	json_end_object(w);
+	json_begin_object(w, "ns");
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		json_u64(w, names[i], cycles_to_ns(vals[i], tsc_khz));
+	json_end_object(w);
+	/* Non-empty buckets as [low, high, count], enough to rebuild the histogram. */
+	json_begin_array(w, "buckets");
+	for (i = 0; i < LAT_HIST_NR_BUCKETS; i++) {
+		if (!h->buckets[i])
+			continue;
+		json_begin_array(w, NULL);
+		json_u64(w, NULL, lat_hist_bucket_low(i));
+		json_u64(w, NULL, lat_hist_bucket_high(i));
+		json_u64(w, NULL, h->buckets[i]);
+		json_end_array(w);
+	}
+	json_end_array(w);
+	json_u64(w, "overflow", h->overflow);
+	json_end_object(w);
+}
+
+static void write_per_vector(struct json_writer *w, const struct ipi_vm *ivm)
+{
+	unsigned int i, v;
+
+	json_begin_array(w, "per_vector");
+	for (i = 0; i < ivm->nr_vcpus; i++) {
+		for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++) {
+			const struct ipi_vcpu *rec = ivm->rec[i];
+
+			if (!rec->tx[v].sent && !rec->received[v])
+				continue;
+			json_begin_object(w, NULL);
+			json_u64(w, "vcpu", i);
+			json_u64(w, "vector", v);
+			json_u64(w, "sent", rec->tx[v].sent);
+			json_u64(w, "received", rec->received[v]);
+			json_bool(w, "harness", v == IPI_WAKE_VECTOR);
+			json_end_object(w);
+		}
+	}
+	json_end_array(w);
+}
+
+static void write_stats(struct json_writer *w, const struct kvm_stats_snapshot *s,
+			uint64_t sent)
+{
+	static const char * const per_ipi[] = {
+		"exits", "irq_injections", "halt_exits", "halt_wakeup", "irq_exits",
+		"request_irq_exits", "irq_window_exits",
+	};
+	unsigned int i;
+
+	if (!s) {
+		json_null(w, "kvm_stats");
+		json_null(w, "per_ipi");
+		return;
+	}
+	json_begin_object(w, "kvm_stats");
+	for (i = 0; i < s->nr; i++)
+		json_u64(w, s->stats[i].name, s->stats[i].value);
+	json_end_object(w);
+
+	json_begin_object(w, "per_ipi");
+	for (i = 0; i < ARRAY_SIZE(per_ipi); i++) {
+		const struct kvm_stat_value *v = kvm_stats_find(s, per_ipi[i]);
+
+		if (v && sent)
+			json_double(w, per_ipi[i], (double)v->value / sent);
+	}
+	json_end_object(w);
+}
+
+static void write_tsc(struct json_writer *w, const struct ipi_vm *ivm)
+{
+	unsigned int i;
+
+	json_begin_object(w, "tsc");
+	json_u64(w, "khz", ivm->tsc_khz);
+	json_begin_array(w, "guest_offset");
+	for (i = 0; i < ivm->nr_vcpus; i++)
+		json_i64(w, NULL, ivm->tsc_offset[i]);
+	json_end_array(w);
+	json_begin_array(w, "guest_offset_error");
+	for (i = 0; i < ivm->nr_vcpus; i++)
+		json_u64(w, NULL, ivm->tsc_offset_err[i]);
+	json_end_array(w);
+	json_end_object(w);
+}
+
+static void write_params(struct json_writer *w, const struct ipi_vm *ivm,
+			 const struct ipi_options *o)
+{
+	json_begin_object(w, "params");
+	json_u64(w, "vcpus", ivm->nr_vcpus);
+	json_u64(w, "count", o->count);
+	json_u64(w, "delay_threshold_us", o->delay_threshold_us);
+	json_u64(w, "delay_threshold_cycles", ivm->config->delay_threshold);
+	json_bool(w, "fail_on_delayed", o->fail_on_delayed);
+	json_u64(w, "grace_ms", o->grace_ms);
+	json_u64(w, "stall_ms", o->stall_ms);
+	json_string(w, "fault", ipi_fault_name(o->fault));
+	json_u64(w, "fault_every", o->fault_every);
+	json_end_object(w);
+}
+
+static void print_summary(const char *what, const struct lat_hist *h, uint64_t tsc_khz)
+{
+	struct lat_summary s;
+
+	lat_hist_summarize(h, &s);
+	if (!s.count)
+		return;
+	ksft_print_msg("%s cycles: n=%llu min=%llu p50=%llu p90=%llu p99=%llu p99.9=%llu max=%llu (p50 %llu ns)\n",
+		       what, (unsigned long long)s.count, (unsigned long long)s.min,
+		       (unsigned long long)s.p50, (unsigned long long)s.p90,
+		       (unsigned long long)s.p99, (unsigned long long)s.p999,
+		       (unsigned long long)s.max,
+		       (unsigned long long)cycles_to_ns(s.p50, tsc_khz));
+}
+
+int ipi_vm_report(struct ipi_vm *ivm, const struct ipi_options *opts,
+		  struct json_writer *w)
+{
+	struct ipi_verdict_policy policy = { .fail_on_delayed = opts->fail_on_delayed };
+	struct run_totals t;
+	char why[256];
+	int verdict;
+
+	collect(ivm, &t);
+	verdict = ipi_verdict(&t.counts, ivm->aborted, &policy, why, sizeof(why));
+
+	ksft_print_msg("sent=%llu received=%llu lost=%llu duplicate=%llu spurious=%llu delayed=%llu (> %llu us) wakes=%llu\n",
+		       (unsigned long long)t.counts.sent, (unsigned long long)t.counts.received,
+		       (unsigned long long)t.counts.lost, (unsigned long long)t.counts.duplicate,
+		       (unsigned long long)t.counts.spurious, (unsigned long long)t.counts.delayed,
+		       (unsigned long long)opts->delay_threshold_us,
+		       (unsigned long long)ivm->wakes_sent);
+	print_summary("send->handler", &t.latency, ivm->tsc_khz);
+	print_summary("iteration", &t.iteration, ivm->tsc_khz);
+	if (verdict != KSFT_PASS)
+		ksft_print_msg("FAIL: %s\n", why);
+
+	write_params(w, ivm, opts);
+	write_tsc(w, ivm);
+	write_counts(w, &t.counts);
+	json_string(w, "fail_reason", verdict == KSFT_PASS ? NULL : why);
+	json_u64(w, "wakes", ivm->wakes_sent);
+	json_bool(w, "aborted", ivm->aborted);
+	write_summary(w, "latency", &t.latency, ivm->tsc_khz);
+	write_summary(w, "iteration", &t.iteration, ivm->tsc_khz);
+	write_per_vector(w, ivm);
+	write_stats(w, t.stats, t.counts.sent);
+	free(t.stats);
+	return verdict;
+}

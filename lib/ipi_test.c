@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <fnmatch.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvm_util.h"
+#include "kselftest.h"
+
+#include "host_info.h"
+#include "ipi_report.h"
+#include "ipi_test.h"
+#include "json_writer.h"
+
+enum variant_status { V_PASS, V_FAIL, V_SKIP, V_TIMEOUT, V_CRASH };
+
+static const char * const status_names[] = {
+	[V_PASS] = "pass", [V_FAIL] = "fail", [V_SKIP] = "skip",
+	[V_TIMEOUT] = "timeout", [V_CRASH] = "crash",
+};
+
+struct variant_outcome {
+	enum variant_status status;
+	int code;			/* exit code or signal */
+	char skip_reason[256];
+	char *members;			/* the child's JSON members, or NULL */
+	double seconds;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void iso_time(char *buf, size_t len)
+{
+	time_t t = time(NULL);
+
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+}
+
+/* Runs in the child: the variant, its report, its JSON members. */
+static __noreturn void run_child(const struct ipi_variant *v, const struct ipi_options *o,
+				 FILE *members, int log_fd)
+{
+	struct json_writer w;
+	struct ipi_vm *ivm;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem;
+	int verdict;
+
+	dup2(log_fd, STDOUT_FILENO);
+	dup2(log_fd, STDERR_FILENO);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	mem = open_memstream(&buf, &len);
+	TEST_ASSERT(mem, "open_memstream failed");
+	json_init(&w, mem);
+	json_begin_object(&w, NULL);
+
+	ivm = v->run(v, o);
+	verdict = ipi_vm_report(ivm, o, &w);
+	ipi_vm_free(ivm);
+
+	json_end_object(&w);
+	TEST_ASSERT(!json_finish(&w), "JSON writer error");
+	fclose(mem);
+	fwrite(buf, 1, len, members);
+	fflush(members);
+	exit(verdict);
+}
+
+/* Copy the child's output as KTAP diagnostics; remember a skip reason. */
+static void relay_line(char *line, struct variant_outcome *out)
+{
+	const char *skip = strstr(line, "# SKIP ");
+
+	if (skip)
+		snprintf(out->skip_reason, sizeof(out->skip_reason), "%s", skip + 7);
+	printf("%s%s\n", line[0] == '#' ? "" : "# ", line);
+}
+
+static void relay_output(int fd, char *pending, size_t *used, size_t cap,
+			 struct variant_outcome *out, bool flush)
+{
+	ssize_t n = read(fd, pending + *used, cap - *used - 1);
+	char *start, *nl;
+
+	if (n > 0)
+		*used += n;
+	pending[*used] = '\0';
+	start = pending;
+	while ((nl = strchr(start, '\n')) || (flush && *start) || *used == cap - 1) {
+		if (nl)
+			*nl = '\0';
+		relay_line(start, out);
+		start = nl ? nl + 1 : pending + *used;
+		if (!nl)
+			break;
+	}
+	*used -= start - pending;
+	memmove(pending, start, *used);
+	fflush(stdout);
+}
+
+static void read_members(FILE *f, struct variant_outcome *out)
+{
+	long len;
+
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	out->members = NULL;
+	/* Outer braces stripped: the members go into the variant's own object. */
+	if (len < 2)
+		return;
+	out->members = calloc(1, len);
+	rewind(f);
+	if (fread(out->members, 1, len, f) != (size_t)len) {
+		free(out->members);
+		out->members = NULL;
+		return;
+	}
+	memmove(out->members, out->members + 1, len - 2);
+	out->members[len - 2] = '\0';
+}
+
+static void classify_exit(int status, struct variant_outcome *out)
+{
+	if (WIFSIGNALED(status)) {
+		out->status = V_CRASH;
+		out->code = WTERMSIG(status);
+		return;
+	}
+	out->code = WEXITSTATUS(status);
+	out->status = out->code == KSFT_PASS ? V_PASS :
+		      out->code == KSFT_SKIP ? V_SKIP : V_FAIL;
+}
+
+static void run_variant(const struct ipi_variant *v, const struct ipi_options *o,
+			struct variant_outcome *out)
+{
+	char pending[4096];
+	size_t used = 0;
+	double start = now_s();
+	FILE *members = tmpfile();
+	int pipefd[2], status = 0;
+	bool exited = false;
+	pid_t pid;
+
+	memset(out, 0, sizeof(*out));
+	TEST_ASSERT(members && !pipe(pipefd), "tmpfile/pipe: %s", strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	TEST_ASSERT(pid >= 0, "fork: %s", strerror(errno));
+	if (!pid) {
+		close(pipefd[0]);
+		run_child(v, o, members, pipefd[1]);
+	}
+	close(pipefd[1]);
+
+	for (;;) {
+		struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
+
+		if (poll(&pfd, 1, 10) > 0) {
+			if (pfd.revents & POLLIN)
+				relay_output(pipefd[0], pending, &used, sizeof(pending), out, false);
+			else if (exited)
+				break;
+		}
+		if (!exited && waitpid(pid, &status, WNOHANG) == pid)
+			exited = true;
+		if (exited && !(pfd.revents & POLLIN))
+			break;
+		if (!exited && now_s() - start > o->timeout_s) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			out->status = V_TIMEOUT;
+			break;
+		}
+	}
+	relay_output(pipefd[0], pending, &used, sizeof(pending), out, true);
+	close(pipefd[0]);
+	if (out->status != V_TIMEOUT)
+		classify_exit(status, out);
+	if (out->status == V_PASS || out->status == V_FAIL)
+		read_members(members, out);
+	fclose(members);
+	out->seconds = now_s() - start;
+}
+
+static void report_ktap(const struct ipi_variant *v, const struct variant_outcome *out)
+{
+	switch (out->status) {
+	case V_PASS:
+		ksft_test_result_pass("%s\n", v->name);
+		break;
+	case V_SKIP:
+		ksft_test_result_skip("%s %s", v->name,
+				      out->skip_reason[0] ? out->skip_reason : "\n");
+		break;
+	case V_TIMEOUT:
+		ksft_test_result_fail("%s # TIMEOUT %.0fs\n", v->name, out->seconds);
+		break;
+	case V_CRASH:
+		ksft_test_result_fail("%s # killed by signal %d\n", v->name, out->code);
+		break;
+	default:
+		ksft_test_result_fail("%s\n", v->name);
+	}
+}
+
+static void write_variant_json(struct json_writer *w, const struct ipi_variant *v,
+			       const struct variant_outcome *out)
+{
+	json_begin_object(w, NULL);
+	json_string(w, "name", v->name);
+	json_string(w, "status", status_names[out->status]);
+	json_i64(w, "exit_code", out->status == V_CRASH ? -out->code : out->code);
+	json_double(w, "seconds", out->seconds);
+	json_string(w, "skip_reason", out->status == V_SKIP ? out->skip_reason : NULL);
+	if (out->members && *out->members)
+		json_raw(w, NULL, out->members);
+	json_end_object(w);
+}
+
+static char *results_path(const struct ipi_options *o, const char *test_name)
+{
+	struct stat st;
+	char *path;
+
+	if (!o->results_dir)
+		return NULL;
+	if (stat(o->results_dir, &st) || !S_ISDIR(st.st_mode) ||
+	    access(o->results_dir, W_OK))
+		ksft_exit_fail_msg("results directory '%s' is not a writable directory\n",
+				   o->results_dir);
+	TEST_ASSERT(asprintf(&path, "%s/%s.json", o->results_dir, test_name) > 0, "asprintf");
+	if (!access(path, F_OK))
+		ksft_exit_fail_msg("%s exists; results are never overwritten\n", path);
+	return path;
+}
+
+static void write_results(const char *path, const char *test_name, int argc, char **argv,
+			  const char *started, const struct ipi_variant *variants,
+			  const bool *selected, const struct variant_outcome *outs,
+			  unsigned int n)
+{
+	struct json_writer w;
+	char finished[32], *buf = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+	unsigned int i;
+	int r;
+
+	iso_time(finished, sizeof(finished));
+	json_init(&w, mem);
+	json_begin_object(&w, NULL);
+	json_string(&w, "schema", "kvm-ipi-selftests/test-result");
+	json_u64(&w, "schema_version", 1);
+	json_string(&w, "test", test_name);
+	json_string(&w, "started", started);
+	json_string(&w, "finished", finished);
+	json_begin_array(&w, "argv");
+	for (i = 0; i < (unsigned int)argc; i++)
+		json_string(&w, NULL, argv[i]);
+	json_end_array(&w);
+	host_info_write_json(&w);
+	json_begin_array(&w, "variants");
+	for (i = 0; i < n; i++) {
+		if (selected[i])
+			write_variant_json(&w, &variants[i], &outs[i]);
+	}
+	json_end_array(&w);
+	json_end_object(&w);
+	fputc('\n', mem);
+	TEST_ASSERT(!json_finish(&w), "JSON writer error");
+	fclose(mem);
+
+	r = write_file_noreplace(path, buf, len);
+	if (r)
+		ksft_exit_fail_msg("writing %s: %s\n", path, strerror(-r));
+	ksft_print_msg("results: %s\n", path);
+	free(buf);
+}
+
+int ipi_test_main(const char *test_name, const struct ipi_variant *variants,
+		  unsigned int nr_variants, uint64_t default_count,
+		  int argc, char **argv)
+{
+	struct variant_outcome outs[nr_variants];
+	bool selected[nr_variants];
+	struct ipi_options o;
+	unsigned int i, nr_selected = 0, pass = 0, fail = 0, skip = 0;
+	char started[32], *path;
+
+	ipi_options_init(&o, default_count);
+	ipi_options_parse(&o, argc, argv);
+
+	for (i = 0; i < nr_variants; i++) {
+		selected[i] = !o.variant || !fnmatch(o.variant, variants[i].name, 0);
+		nr_selected += selected[i];
+		if (o.list && selected[i])
+			printf("%s\n", variants[i].name);
+	}
+	if (o.list)
+		return KSFT_PASS;
+	if (!nr_selected) {
+		fprintf(stderr, "%s: no variant matches '%s' (see --list)\n", argv[0], o.variant);
+		return KSFT_FAIL;
+	}
+	path = results_path(&o, test_name);
+	iso_time(started, sizeof(started));
+
+	ksft_print_header();
+	ksft_set_plan(nr_selected);
+	for (i = 0; i < nr_variants; i++) {
+		if (!selected[i])
+			continue;
+		ksft_print_msg("%s: %s\n", test_name, variants[i].name);
+		run_variant(&variants[i], &o, &outs[i]);
+		report_ktap(&variants[i], &outs[i]);
+		pass += outs[i].status == V_PASS;
+		skip += outs[i].status == V_SKIP;
+		fail += outs[i].status != V_PASS && outs[i].status != V_SKIP;
+	}
+	if (path)
+		write_results(path, test_name, argc, argv, started, variants, selected,
+			      outs, nr_variants);
+	ksft_print_cnts();
+	return fail ? KSFT_FAIL : (!pass && skip) ? KSFT_SKIP : KSFT_PASS;
+}

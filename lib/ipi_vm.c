@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Host side of the IPI harness: VM set-up, the vCPU threads, and the
+ * watchdog that keeps every run bounded.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "apic.h"
+
+#include "ipi_harness.h"
+#include "ipi_options.h"
+#include "kvm_stats_snapshot.h"
+
+/* Wake-ups the watchdog tries before it gives up on a stalled run. */
+#define IPI_MAX_WAKES		16
+#define IPI_KICK_SIGNAL		SIGUSR1
+
+struct vcpu_thread {
+	struct ipi_vm *ivm;
+	struct kvm_vcpu *vcpu;
+	pthread_t thread;
+	bool done;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+static uint64_t ms_to_cycles(const struct ipi_vm *ivm, uint64_t ms)
+{
+	return ms * ivm->tsc_khz;
+}
+
+/*
+ * The guest TSC is the host TSC plus an offset KVM chose when the vCPU was
+ * created (and possibly scaled, which the harness does not support).  Read
+ * the guest's view through MSR_IA32_TSC between two host reads and keep
+ * the tightest bracket.
+ */
+static void calibrate_tsc_offset(struct ipi_vm *ivm, unsigned int i)
+{
+	uint64_t best = UINT64_MAX;
+	int round;
+
+	for (round = 0; round < 16; round++) {
+		uint64_t t0 = rdtsc();
+		uint64_t guest = vcpu_get_msr(ivm->vcpus[i], MSR_IA32_TSC);
+		uint64_t t1 = rdtsc();
+
+		if (t1 - t0 < best) {
+			best = t1 - t0;
+			ivm->tsc_offset[i] = (int64_t)(guest - (t0 + (t1 - t0) / 2));
+		}
+	}
+	ivm->tsc_offset_err[i] = best / 2 + 1;
+}
+
+uint64_t host_tsc_to_guest(const struct ipi_vm *ivm, unsigned int vcpu_index,
+			   uint64_t host_tsc)
+{
+	return host_tsc + ivm->tsc_offset[vcpu_index];
+}
+
+static void init_vcpu_record(struct ipi_vm *ivm, unsigned int i, vm_vaddr_t gva)
+{
+	struct ipi_vcpu *rec = addr_gva2hva(ivm->vm, gva);
+
+	memset(rec, 0, sizeof(*rec));
+	rec->self = (struct ipi_vcpu *)gva;
+	rec->index = i;
+	lat_hist_init(&rec->latency);
+	lat_hist_init(&rec->iteration);
+	ivm->rec[i] = rec;
+	vcpu_set_msr(ivm->vcpus[i], MSR_GS_BASE, gva);
+}
+
+static void init_guest_config(struct ipi_vm *ivm, vm_vaddr_t records,
+			      const struct ipi_options *opts)
+{
+	struct ipi_guest_config *cfg;
+
+	cfg = addr_gva2hva(ivm->vm, (vm_vaddr_t)&ipi_config);
+	cfg->delay_threshold = opts->delay_threshold_us * ivm->tsc_khz / 1000;
+	cfg->wait_timeout = ms_to_cycles(ivm, opts->grace_ms);
+	cfg->count = opts->count;
+	cfg->nr_vcpus = ivm->nr_vcpus;
+	cfg->fault = opts->fault;
+	cfg->fault_every = opts->fault_every;
+	cfg->vcpus = (struct ipi_vcpu *)records;
+	ivm->config = cfg;
+}
+
+struct ipi_vm *ipi_vm_create(unsigned int nr_vcpus, void *guest_code,
+			     const struct ipi_options *opts)
+{
+	size_t rec_pages = sizeof(struct ipi_vcpu) / 4096 + 1;
+	struct ipi_vm *ivm;
+	vm_vaddr_t records;
+	unsigned int i;
+	int v;
+
+	TEST_ASSERT(nr_vcpus && nr_vcpus <= IPI_MAX_VCPUS,
+		    "%u vCPUs asked, the harness supports 1 to %u", nr_vcpus, IPI_MAX_VCPUS);
+	ivm = calloc(1, sizeof(*ivm));
+	TEST_ASSERT(ivm, "Out of memory");
+	ivm->nr_vcpus = nr_vcpus;
+	ivm->stall_ms = opts->stall_ms;
+	ivm->vm = __vm_create_with_vcpus(VM_SHAPE_DEFAULT, nr_vcpus,
+					 nr_vcpus * rec_pages + 16, guest_code, ivm->vcpus);
+	ivm->tsc_khz = __vcpu_ioctl(ivm->vcpus[0], KVM_GET_TSC_KHZ, NULL);
+	TEST_ASSERT((int64_t)ivm->tsc_khz > 0, "KVM_GET_TSC_KHZ failed");
+
+	/* The xAPIC page, for tests that use MMIO rather than x2APIC MSRs. */
+	virt_pg_map(ivm->vm, APIC_DEFAULT_GPA, APIC_DEFAULT_GPA);
+
+	records = vm_vaddr_alloc(ivm->vm, nr_vcpus * sizeof(struct ipi_vcpu),
+				 KVM_UTIL_MIN_VADDR);
+	for (i = 0; i < nr_vcpus; i++) {
+		init_vcpu_record(ivm, i, records + i * sizeof(struct ipi_vcpu));
+		calibrate_tsc_offset(ivm, i);
+	}
+	init_guest_config(ivm, records, opts);
+
+	for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++)
+		vm_install_exception_handler(ivm->vm, v, ipi_guest_handler);
+
+	for (i = 0; i < nr_vcpus; i++)
+		ivm->stats_before[i] = kvm_stats_snapshot_vcpu(ivm->vcpus[i]);
+	return ivm;
+}
+
+/* Fixed, edge-triggered MSI to the vCPU's APIC ID, which KVM makes its index. */
+int __ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector)
+{
+	struct kvm_msi msi = {
+		.address_lo = APIC_DEFAULT_GPA | (dest_index << 12),
+		.data = vector,
+	};
+	struct ipi_tx_slot *slot = &ivm->rec[dest_index]->tx[vector];
+
+	WRITE_ONCE(slot->tsc, host_tsc_to_guest(ivm, dest_index, rdtsc()));
+	__atomic_fetch_add(&slot->sent, 1, __ATOMIC_RELEASE);
+	return __vm_ioctl(ivm->vm, KVM_SIGNAL_MSI, &msi);
+}
+
+void ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector)
+{
+	int r = __ipi_host_send_msi(ivm, dest_index, vector);
+
+	/* KVM_SIGNAL_MSI returns the number of CPUs the interrupt went to. */
+	TEST_ASSERT(r == 1, "KVM_SIGNAL_MSI to vCPU %u vector 0x%x: %d (errno %d)",
+		    dest_index, vector, r, errno);
+}
+
+static void *vcpu_thread_main(void *arg)
+{
+	struct vcpu_thread *t = arg;
+	struct kvm_vcpu *vcpu = t->vcpu;
+	struct ucall uc;
+	int r;
+
+	for (;;) {
+		r = __vcpu_run(vcpu);
+		if (r < 0 && errno == EINTR) {
+			if (READ_ONCE(t->ivm->config->stop))
+				break;
+			continue;
+		}
+		TEST_ASSERT(!r, KVM_IOCTL_ERROR(KVM_RUN, r));
+		assert_on_unhandled_exception(vcpu);
+
+		switch (get_ucall(vcpu, &uc)) {
+		case UCALL_SYNC:
+			break;
+		case UCALL_DONE:
+			goto out;
+		case UCALL_ABORT:
+			REPORT_GUEST_ASSERT(uc);
+		default:
+			TEST_FAIL("vCPU %u: unexpected exit %s", vcpu->id,
+				  exit_reason_str(vcpu->run->exit_reason));
+		}
+	}
+out:
+	WRITE_ONCE(t->done, true);
+	return NULL;
+}
+
+static void kick_handler(int sig __maybe_unused)
+{
+}
+
+static uint64_t total_progress(const struct ipi_vm *ivm)
+{
+	uint64_t sum = 0;
+	unsigned int i, v;
+
+	for (i = 0; i < ivm->nr_vcpus; i++) {
+		sum += READ_ONCE(ivm->rec[i]->progress);
+		for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++)
+			sum += READ_ONCE(ivm->rec[i]->received[v]);
+	}
+	return sum;
+}
+
+static bool all_done(struct vcpu_thread *threads, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (!READ_ONCE(threads[i].done))
+			return false;
+	}
+	return true;
+}
+
+/* Force every vCPU out of KVM_RUN for good. */
+static void abort_run(struct ipi_vm *ivm, struct vcpu_thread *threads)
+{
+	unsigned int i;
+
+	WRITE_ONCE(ivm->config->stop, 1);
+	ivm->aborted = true;
+	for (i = 0; i < ivm->nr_vcpus; i++) {
+		WRITE_ONCE(ivm->vcpus[i]->run->immediate_exit, 1);
+		pthread_kill(threads[i].thread, IPI_KICK_SIGNAL);
+	}
+}
+
+/*
+ * A vCPU halted on an interrupt that never came would sleep forever: when
+ * nothing moves for stall_ms, send every vCPU a wake-up MSI on the
+ * harness's own vector, and after IPI_MAX_WAKES of those, stop the run.
+ */
+static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads)
+{
+	uint64_t last = total_progress(ivm), last_change = now_ms();
+	unsigned int i;
+
+	while (!all_done(threads, ivm->nr_vcpus)) {
+		uint64_t progress;
+
+		usleep(1000);
+		progress = total_progress(ivm);
+		if (progress != last) {
+			last = progress;
+			last_change = now_ms();
+			continue;
+		}
+		if (now_ms() - last_change < ivm->stall_ms || ivm->aborted)
+			continue;
+
+		ivm->stalled = true;
+		last_change = now_ms();
+		if (ivm->wakes_sent >= IPI_MAX_WAKES) {
+			abort_run(ivm, threads);
+			continue;
+		}
+		for (i = 0; i < ivm->nr_vcpus; i++)
+			__ipi_host_send_msi(ivm, i, IPI_WAKE_VECTOR);
+		ivm->wakes_sent++;
+	}
+}
+
+void ipi_vm_run(struct ipi_vm *ivm)
+{
+	struct vcpu_thread threads[IPI_MAX_VCPUS] = {};
+	struct sigaction sa = { .sa_handler = kick_handler };
+	unsigned int i;
+
+	/* No SA_RESTART: the kick must make KVM_RUN return EINTR. */
+	sigaction(IPI_KICK_SIGNAL, &sa, NULL);
+
+	for (i = 0; i < ivm->nr_vcpus; i++) {
+		threads[i].ivm = ivm;
+		threads[i].vcpu = ivm->vcpus[i];
+		pthread_create(&threads[i].thread, NULL, vcpu_thread_main, &threads[i]);
+	}
+	watchdog(ivm, threads);
+	for (i = 0; i < ivm->nr_vcpus; i++)
+		pthread_join(threads[i].thread, NULL);
+
+	for (i = 0; i < ivm->nr_vcpus; i++)
+		ivm->stats_after[i] = kvm_stats_snapshot_vcpu(ivm->vcpus[i]);
+}
+
+void ipi_vm_free(struct ipi_vm *ivm)
+{
+	unsigned int i;
+
+	for (i = 0; i < ivm->nr_vcpus; i++) {
+		free(ivm->stats_before[i]);
+		free(ivm->stats_after[i]);
+	}
+	kvm_vm_free(ivm->vm);
+	free(ivm);
+}
