@@ -157,6 +157,8 @@ void ipi_vm_free(struct ipi_vm *ivm);
 int __ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
 void ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
 
+/* Re-measure every vCPU's guest TSC offset, e.g. after a guest TSC write. */
+void ipi_vm_calibrate_tsc(struct ipi_vm *ivm);
 uint64_t host_tsc_to_guest(const struct ipi_vm *ivm, unsigned int vcpu_index,
 			   uint64_t host_tsc);
 

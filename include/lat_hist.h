@@ -16,7 +16,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Overridable only to build the coarse mutant the unit tests must reject. */
+#ifndef LAT_HIST_SUB_BITS
 #define LAT_HIST_SUB_BITS	6
+#endif
 #define LAT_HIST_SUB		(1u << LAT_HIST_SUB_BITS)
 #define LAT_HIST_LINEAR		(2 * LAT_HIST_SUB)
 #define LAT_HIST_MAX_BITS	40

@@ -49,7 +49,7 @@ static uint64_t ms_to_cycles(const struct ipi_vm *ivm, uint64_t ms)
  * the guest's view through MSR_IA32_TSC between two host reads and keep
  * the tightest bracket.
  */
-static void calibrate_tsc_offset(struct ipi_vm *ivm, unsigned int i)
+static void calibrate_vcpu_tsc(struct ipi_vm *ivm, unsigned int i)
 {
 	uint64_t best = UINT64_MAX;
 	int round;
@@ -65,6 +65,14 @@ static void calibrate_tsc_offset(struct ipi_vm *ivm, unsigned int i)
 		}
 	}
 	ivm->tsc_offset_err[i] = best / 2 + 1;
+}
+
+void ipi_vm_calibrate_tsc(struct ipi_vm *ivm)
+{
+	unsigned int i;
+
+	for (i = 0; i < ivm->nr_vcpus; i++)
+		calibrate_vcpu_tsc(ivm, i);
 }
 
 uint64_t host_tsc_to_guest(const struct ipi_vm *ivm, unsigned int vcpu_index,
@@ -127,10 +135,9 @@ struct ipi_vm *ipi_vm_create(unsigned int nr_vcpus, void *guest_code,
 
 	records = vm_vaddr_alloc(ivm->vm, nr_vcpus * sizeof(struct ipi_vcpu),
 				 KVM_UTIL_MIN_VADDR);
-	for (i = 0; i < nr_vcpus; i++) {
+	for (i = 0; i < nr_vcpus; i++)
 		init_vcpu_record(ivm, i, records + i * sizeof(struct ipi_vcpu));
-		calibrate_tsc_offset(ivm, i);
-	}
+	ipi_vm_calibrate_tsc(ivm);
 	init_guest_config(ivm, records, opts);
 
 	for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++)

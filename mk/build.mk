@@ -66,6 +66,10 @@ HARNESS_OBJS := $(patsubst $(SRC)/%.c,$(BUILD)/%.o,$(HARNESS_SRCS))
 TEST_SRCS := $(wildcard $(SRC)/tools/testing/selftests/kvm/x86_64/*.c)
 TESTS := $(patsubst $(SRC)/tools/testing/selftests/kvm/x86_64/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
+# Checks of the harness itself on real KVM; not part of the suite.
+HTEST_SRCS := $(wildcard $(SRC)/tests/harness/*.c)
+HTESTS := $(patsubst $(SRC)/tests/harness/%.c,$(BUILD)/harness-tests/%,$(HTEST_SRCS))
+
 UNIT_SRCS := $(wildcard $(SRC)/tests/unit/*.c)
 UNITS := $(patsubst $(SRC)/tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
@@ -74,10 +78,21 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 SAN_OBJS := $(patsubst $(SRC)/%.c,$(BUILD)/san/%.o,$(HARNESS_SRCS))
 SAN_UNITS := $(patsubst $(SRC)/tests/unit/%.c,$(BUILD)/san/unit/%,$(UNIT_SRCS))
 
-all: $(TESTS) $(UNITS)
-sanitize: $(SAN_UNITS)
+# The histogram's unit tests built against 8 sub-buckets per power of two
+# (up to 6% error): a negative control the accuracy tests must fail.
+MUTANT := $(BUILD)/mutant/lat_hist_test_coarse
 
-.PHONY: all sanitize libkvm FORCE
+# The real tests with ASan/UBSan on the host-only harness objects; code
+# that runs in the guest (the test file, guest lib objects) stays plain.
+GUEST_LIB_SRCS := $(addprefix $(SRC)/lib/,ipi_guest.c lat_hist.c)
+SAN_TEST_OBJS := $(patsubst $(SRC)/%.c,$(BUILD)/san/%.o,$(filter-out $(GUEST_LIB_SRCS),$(HARNESS_SRCS))) \
+	$(patsubst $(SRC)/%.c,$(BUILD)/%.o,$(GUEST_LIB_SRCS))
+SAN_TESTS := $(patsubst $(BUILD)/tests/%,$(BUILD)/san/tests/%,$(TESTS))
+
+all: $(TESTS) $(HTESTS) $(UNITS) $(MUTANT)
+sanitize: $(SAN_UNITS) $(SAN_TESTS)
+
+.PHONY: all sanitize libkvm
 
 # The tree's Makefile decides what is stale; running it is cheap.
 libkvm:
@@ -101,6 +116,15 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(HARNESS_OBJS) $(LIBKVM_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+$(BUILD)/harness-tests/%.o: $(SRC)/tests/harness/%.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(GUEST_FLAGS) -c $< -o $@
+
+$(BUILD)/harness-tests/%: $(BUILD)/harness-tests/%.o $(HARNESS_OBJS) $(LIBKVM_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(BUILD)/unit/%.o: $(SRC)/tests/unit/%.c
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
@@ -117,8 +141,19 @@ $(BUILD)/san/%.o: $(SRC)/%.c
 
 $(BUILD)/san/unit/%: $(BUILD)/san/tests/unit/%.o $(SAN_OBJS) $(LIBKVM_OBJS)
 	$(call msg,LD-SAN,$@)
+	@mkdir -p $(@D)
 	$(Q)$(CC) -pthread -no-pie $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/san/tests/%: $(BUILD)/tests/%.o $(SAN_TEST_OBJS) $(LIBKVM_OBJS)
+	$(call msg,LD-SAN,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -pthread -no-pie $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+
+$(MUTANT): $(SRC)/tests/unit/lat_hist_test.c $(SRC)/lib/lat_hist.c
+	$(call msg,CC-MUT,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(filter-out -MD -MP,$(CFLAGS)) -DLAT_HIST_SUB_BITS=3 $^ $(LDFLAGS) -lm -o $@
 
 .SECONDARY:
 
--include $(HARNESS_OBJS:.o=.d) $(TESTS:=.d) $(UNITS:=.d) $(SAN_OBJS:.o=.d)
+-include $(HARNESS_OBJS:.o=.d) $(TESTS:=.d) $(HTESTS:=.d) $(UNITS:=.d) $(SAN_OBJS:.o=.d)

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Option parsing: good values land, bad ones are refused with a reason. */
+#include "kselftest_harness.h"
+#include "ipi_options.h"
+
+static int parse(struct ipi_options *o, char *err, size_t len, int argc, char **argv)
+{
+	ipi_options_init(o, 777);
+	return __ipi_options_parse(o, argc, argv, err, len);
+}
+
+#define PARSE(o, err, ...) ({						\
+	char *argv[] = { "test", __VA_ARGS__, NULL };			\
+	parse(o, err, sizeof(err), sizeof(argv) / sizeof(argv[0]) - 1, argv); \
+})
+
+TEST(defaults)
+{
+	struct ipi_options o;
+	char *argv[] = { "test", NULL };
+	char err[128];
+
+	unsetenv("IPI_RESULTS_DIR");
+	ASSERT_EQ(0, parse(&o, err, sizeof(err), 1, argv));
+	EXPECT_EQ(777, o.count);
+	EXPECT_EQ(1000, o.delay_threshold_us);
+	EXPECT_FALSE(o.fail_on_delayed);
+	EXPECT_EQ(IPI_FAULT_NONE, o.fault);
+	EXPECT_EQ(NULL, o.results_dir);
+}
+
+TEST(good_values)
+{
+	struct ipi_options o;
+	char err[128];
+
+	ASSERT_EQ(0, PARSE(&o, err, "--count", "5", "-d", "250", "--fail-on-delayed",
+			   "--fault", "lost", "--fault-every", "3", "-v", "x2apic_*",
+			   "-o", "/tmp", "--grace-ms", "20", "--stall-ms", "100", "-T", "9"));
+	EXPECT_EQ(5, o.count);
+	EXPECT_EQ(250, o.delay_threshold_us);
+	EXPECT_TRUE(o.fail_on_delayed);
+	EXPECT_EQ(IPI_FAULT_LOST, o.fault);
+	EXPECT_EQ(3, o.fault_every);
+	EXPECT_STREQ("x2apic_*", o.variant);
+	EXPECT_STREQ("/tmp", o.results_dir);
+	EXPECT_EQ(20, o.grace_ms);
+	EXPECT_EQ(100, o.stall_ms);
+	EXPECT_EQ(9, o.timeout_s);
+}
+
+TEST(environment_gives_results_dir)
+{
+	struct ipi_options o;
+	char *argv[] = { "test", NULL };
+	char err[128];
+
+	setenv("IPI_RESULTS_DIR", "/somewhere", 1);
+	ASSERT_EQ(0, parse(&o, err, sizeof(err), 1, argv));
+	EXPECT_STREQ("/somewhere", o.results_dir);
+	unsetenv("IPI_RESULTS_DIR");
+}
+
+TEST(bad_values_are_refused)
+{
+	struct ipi_options o;
+	char err[128];
+
+	EXPECT_EQ(-1, PARSE(&o, err, "--count", "0"));
+	EXPECT_NE(NULL, strstr(err, "--count"));
+	EXPECT_EQ(-1, PARSE(&o, err, "--count", "-5"));
+	EXPECT_EQ(-1, PARSE(&o, err, "--count", "12abc"));
+	EXPECT_EQ(-1, PARSE(&o, err, "--count", "99999999999999999999999"));
+	EXPECT_EQ(-1, PARSE(&o, err, "--delay-threshold-us", ""));
+	EXPECT_EQ(-1, PARSE(&o, err, "--fault", "sometimes"));
+	EXPECT_NE(NULL, strstr(err, "sometimes"));
+	EXPECT_EQ(-1, PARSE(&o, err, "--stall-ms", "1"));
+	EXPECT_EQ(-1, PARSE(&o, err, "--bogus"));
+	EXPECT_NE(NULL, strstr(err, "--bogus"));
+	EXPECT_EQ(-1, PARSE(&o, err, "--count"));
+	EXPECT_NE(NULL, strstr(err, "needs a value"));
+	EXPECT_EQ(-1, PARSE(&o, err, "stray"));
+	EXPECT_EQ(-1, PARSE(&o, err, "-o", ""));
+}
+
+TEST_HARNESS_MAIN
