@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+#
+# Result accounting shared by the suite's own test scripts: each check is
+# one KTAP line, and the counts end in "N passed, N failed, N skipped".
+
+passed=0
+failed=0
+skipped=0
+checks=0
+
+ok() {
+	checks=$((checks + 1))
+	passed=$((passed + 1))
+	echo "ok $checks $*"
+}
+
+not_ok() {
+	checks=$((checks + 1))
+	failed=$((failed + 1))
+	echo "not ok $checks $*"
+}
+
+skip() {
+	checks=$((checks + 1))
+	skipped=$((skipped + 1))
+	echo "ok $checks $* # SKIP"
+}
+
+# check NAME CONDITION-COMMAND...: one result from a command's exit status.
+check() {
+	local name=$1
+
+	shift
+	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+
+# jq_holds FILTER FILE: the filter is true for the JSON in FILE.
+jq_holds() {
+	jq -e "$1" "$2" >/dev/null 2>&1
+}
+
+# Print the last lines of a log as KTAP diagnostics.
+show_log() {
+	tail -n "${2:-20}" "$1" | sed 's/^/# /'
+}
+
+summary() {
+	echo "$passed passed, $failed failed, $skipped skipped"
+	[ "$failed" -eq 0 ]
+}
