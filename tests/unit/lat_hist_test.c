@@ -109,56 +109,63 @@ TEST(small_values_are_exact)
 	EXPECT_EQ(LAT_HIST_LINEAR - 1, lat_hist_percentile(&h, 1000));
 }
 
-TEST(uniform)
+/* @n samples from @sample(), checked against their exact percentiles. */
+static void check_distribution(struct __test_metadata *_metadata, size_t n,
+			       uint64_t (*sample)(void))
 {
-	size_t n = 100000, i;
 	uint64_t *s = malloc(n * sizeof(*s));
+	size_t i;
 
 	ASSERT_NE(NULL, s);
 	for (i = 0; i < n; i++)
-		s[i] = 1 + (uint64_t)(uniform01() * 100000);
+		s[i] = sample();
 	check_percentiles(_metadata, s, n);
 	free(s);
+}
+
+static uint64_t uniform_sample(void)
+{
+	return 1 + (uint64_t)(uniform01() * 100000);
+}
+
+static uint64_t exponential_sample(void)
+{
+	return 1000 + (uint64_t)(-log(uniform01()) * 50000);
+}
+
+/* 10 cycles to 10 s at 5 GHz, log-uniform: the whole documented range. */
+static uint64_t log_uniform_sample(void)
+{
+	double lo = log(10), hi = log(5e10);
+
+	return (uint64_t)exp(lo + uniform01() * (hi - lo));
+}
+
+/* Mostly fast, a few very slow: the shape of delayed interrupts. */
+static uint64_t bimodal_sample(void)
+{
+	return uniform01() < 0.995 ? 1800 + (uint64_t)(uniform01() * 400)
+				   : 2000000 + (uint64_t)(uniform01() * 6000000);
+}
+
+TEST(uniform)
+{
+	check_distribution(_metadata, 100000, uniform_sample);
 }
 
 TEST(exponential)
 {
-	size_t n = 200000, i;
-	uint64_t *s = malloc(n * sizeof(*s));
-
-	ASSERT_NE(NULL, s);
-	for (i = 0; i < n; i++)
-		s[i] = 1000 + (uint64_t)(-log(uniform01()) * 50000);
-	check_percentiles(_metadata, s, n);
-	free(s);
+	check_distribution(_metadata, 200000, exponential_sample);
 }
 
-/* 10 cycles to 10 s at 5 GHz, log-uniform: the whole documented range. */
 TEST(log_uniform_full_range)
 {
-	size_t n = 200000, i;
-	uint64_t *s = malloc(n * sizeof(*s));
-	double lo = log(10), hi = log(5e10);
-
-	ASSERT_NE(NULL, s);
-	for (i = 0; i < n; i++)
-		s[i] = (uint64_t)exp(lo + uniform01() * (hi - lo));
-	check_percentiles(_metadata, s, n);
-	free(s);
+	check_distribution(_metadata, 200000, log_uniform_sample);
 }
 
-/* Mostly fast, a few very slow: the shape of delayed interrupts. */
 TEST(bimodal_tail)
 {
-	size_t n = 100000, i;
-	uint64_t *s = malloc(n * sizeof(*s));
-
-	ASSERT_NE(NULL, s);
-	for (i = 0; i < n; i++)
-		s[i] = i % 200 ? 1800 + (uint64_t)(uniform01() * 400)
-			       : 2000000 + (uint64_t)(uniform01() * 6000000);
-	check_percentiles(_metadata, s, n);
-	free(s);
+	check_distribution(_metadata, 100000, bimodal_sample);
 }
 
 TEST(merge_equals_single_histogram)
