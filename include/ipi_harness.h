@@ -35,9 +35,13 @@
 enum ipi_fault {
 	IPI_FAULT_NONE,
 	IPI_FAULT_LOST,		/* send with the receiving APIC software-disabled */
+	IPI_FAULT_PHANTOM,	/* count a send that is never made */
+	IPI_FAULT_NO_EOI,	/* the handler skips one EOI: the vector stays in service */
 	IPI_FAULT_DUPLICATE,	/* send once more after delivery, uncounted */
+	IPI_FAULT_DOUBLE_COUNT,	/* the handler counts one delivery twice */
 	IPI_FAULT_SPURIOUS,	/* send an uncounted vector */
 	IPI_FAULT_DELAYED,	/* hold the interrupt off (IF=0) past the threshold */
+	IPI_NR_FAULTS,
 };
 
 struct ipi_tx_slot {
@@ -52,7 +56,9 @@ struct ipi_vcpu {
 
 	/* Written only by this vCPU. */
 	uint64_t received[IPI_NR_VECTORS];
-	uint64_t delayed;
+	uint64_t delayed;		/* late, or slower than the threshold */
+	uint64_t late;			/* not taken where the architecture says it must be */
+	uint8_t late_pending[IPI_NR_VECTORS];
 	uint64_t clock_skew;		/* handler TSC before send TSC */
 	uint64_t missed_waits;		/* bounded waits that gave up */
 	uint64_t sends;			/* sends made by this vCPU, for fault_every */
@@ -61,6 +67,7 @@ struct ipi_vcpu {
 	uint64_t progress;		/* heartbeat for the host watchdog */
 	struct lat_hist latency;	/* send TSC to handler entry */
 	struct lat_hist iteration;	/* one test iteration, as the test defines it */
+	struct lat_hist eoi;		/* the handler's EOI write */
 
 	/* Written by senders. */
 	struct ipi_tx_slot tx[IPI_NR_VECTORS];
@@ -114,6 +121,8 @@ struct ipi_vcpu *ipi_guest_init(bool x2apic);
 void ipi_guest_stamp(uint32_t dest_index, uint8_t vector);
 void ipi_guest_send(ipi_send_fn send, uint32_t dest_index, uint8_t vector);
 bool ipi_guest_wait(uint8_t vector, uint64_t expected);
+void ipi_guest_expect_delivered(uint8_t vector, uint64_t expected);
+void ipi_guest_apic_write(unsigned int reg, uint32_t val);
 bool ipi_guest_wait_for(struct ipi_vcpu *dest, uint8_t vector, uint64_t expected);
 void ipi_guest_drain(void);
 void ipi_guest_eoi(void);

@@ -22,7 +22,7 @@ static inline bool irqs_enabled(void)
 	return flags & X86_EFLAGS_IF;
 }
 
-static void apic_write(struct ipi_vcpu *self, unsigned int reg, uint32_t val)
+static inline void apic_write(struct ipi_vcpu *self, unsigned int reg, uint32_t val)
 {
 	if (self->x2apic)
 		x2apic_write_reg(reg, val);
@@ -38,6 +38,16 @@ static uint32_t apic_read(struct ipi_vcpu *self, unsigned int reg)
 void ipi_guest_eoi(void)
 {
 	apic_write(this_ipi_vcpu(), APIC_EOI, 0);
+}
+
+void ipi_guest_apic_write(unsigned int reg, uint32_t val)
+{
+	apic_write(this_ipi_vcpu(), reg, val);
+}
+
+static bool fault_due(uint64_t n)
+{
+	return ipi_config.fault_every && !(n % ipi_config.fault_every);
 }
 
 bool ipi_guest_should_stop(void)
@@ -58,36 +68,50 @@ struct ipi_vcpu *ipi_guest_init(bool x2apic)
 	return self;
 }
 
+static void account_latency(struct ipi_vcpu *self, uint8_t vector, uint64_t now)
+{
+	uint64_t sent_tsc = READ_ONCE(self->tx[vector].tsc);
+	uint64_t latency;
+	bool late = self->late_pending[vector];
+
+	if (now < sent_tsc) {
+		self->clock_skew++;
+		latency = 0;
+	} else {
+		latency = now - sent_tsc;
+	}
+	lat_hist_record(&self->latency, latency);
+	self->late_pending[vector] = 0;
+	if (late || latency > ipi_config.delay_threshold)
+		self->delayed++;
+}
+
 /*
  * Installed on every vector from IPI_FIRST_VECTOR up.  The TSC is read
  * first so that the latency excludes the handler's own bookkeeping.
  */
 void ipi_guest_handler(struct ex_regs *regs)
 {
-	uint64_t now = rdtsc();
+	uint64_t now = rdtsc(), t;
 	struct ipi_vcpu *self = this_ipi_vcpu();
 	uint8_t vector = regs->vector;
-	struct ipi_tx_slot *slot = &self->tx[vector];
-	uint64_t latency;
+	uint64_t n = self->received[vector] + 1;
 
-	WRITE_ONCE(self->received[vector], self->received[vector] + 1);
+	if (ipi_config.fault == IPI_FAULT_DOUBLE_COUNT && fault_due(n))
+		n++;
+	WRITE_ONCE(self->received[vector], n);
 	self->last_rx_tsc = now;
 	self->last_rx_vector = vector;
 
-	if (vector != IPI_WAKE_VECTOR && READ_ONCE(slot->sent)) {
-		uint64_t sent_tsc = READ_ONCE(slot->tsc);
+	if (vector != IPI_WAKE_VECTOR && READ_ONCE(self->tx[vector].sent))
+		account_latency(self, vector, now);
 
-		if (now < sent_tsc) {
-			self->clock_skew++;
-			latency = 0;
-		} else {
-			latency = now - sent_tsc;
-		}
-		lat_hist_record(&self->latency, latency);
-		if (latency > ipi_config.delay_threshold)
-			self->delayed++;
-	}
+	if (ipi_config.fault == IPI_FAULT_NO_EOI && vector != IPI_WAKE_VECTOR &&
+	    n == ipi_config.fault_every)
+		return;
+	t = rdtsc();
 	apic_write(self, APIC_EOI, 0);
+	lat_hist_record(&self->eoi, rdtsc() - t);
 }
 
 void ipi_guest_stamp(uint32_t dest_index, uint8_t vector)
@@ -119,6 +143,9 @@ static void send_with_fault(ipi_send_fn send, uint32_t dest_index, uint8_t vecto
 		ipi_guest_stamp(dest_index, vector);
 		send(dest_index, vector);
 		apic_write(self, APIC_SPIV, spiv);
+		break;
+	case IPI_FAULT_PHANTOM:
+		ipi_guest_stamp(dest_index, vector);
 		break;
 	case IPI_FAULT_DUPLICATE:
 		/*
@@ -157,7 +184,8 @@ void ipi_guest_send(ipi_send_fn send, uint32_t dest_index, uint8_t vector)
 	struct ipi_vcpu *self = this_ipi_vcpu();
 
 	self->sends++;
-	if (ipi_config.fault && !(self->sends % ipi_config.fault_every)) {
+	if (ipi_config.fault && fault_due(self->sends) && ipi_config.fault != IPI_FAULT_NO_EOI &&
+	    ipi_config.fault != IPI_FAULT_DOUBLE_COUNT) {
 		send_with_fault(send, dest_index, vector);
 		return;
 	}
@@ -194,6 +222,23 @@ bool ipi_guest_wait_for(struct ipi_vcpu *dest, uint8_t vector, uint64_t expected
 bool ipi_guest_wait(uint8_t vector, uint64_t expected)
 {
 	return ipi_guest_wait_for(this_ipi_vcpu(), vector, expected);
+}
+
+/*
+ * At a point where the architecture says the interrupt must already have
+ * been taken (the instruction after "sti; nop", the return from hlt, the
+ * TPR write that unmasked it): if it has not, it is late, and counted as
+ * delayed when it does arrive.  Then wait for it, bounded.
+ */
+void ipi_guest_expect_delivered(uint8_t vector, uint64_t expected)
+{
+	struct ipi_vcpu *self = this_ipi_vcpu();
+
+	if (READ_ONCE(self->received[vector]) >= expected)
+		return;
+	self->late++;
+	self->late_pending[vector] = 1;
+	ipi_guest_wait(vector, expected);
 }
 
 /* Give every interrupt sent to this vCPU the grace period to arrive. */

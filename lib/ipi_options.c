@@ -11,7 +11,10 @@
 static const char * const fault_names[] = {
 	[IPI_FAULT_NONE] = "none",
 	[IPI_FAULT_LOST] = "lost",
+	[IPI_FAULT_PHANTOM] = "phantom",
+	[IPI_FAULT_NO_EOI] = "no_eoi",
 	[IPI_FAULT_DUPLICATE] = "duplicate",
+	[IPI_FAULT_DOUBLE_COUNT] = "double_count",
 	[IPI_FAULT_SPURIOUS] = "spurious",
 	[IPI_FAULT_DELAYED] = "delayed",
 };
@@ -48,7 +51,8 @@ void ipi_options_usage(FILE *f, const char *prog)
 		"  -v, --variant GLOB        run only the matching variants\n"
 		"  -l, --list                list the variants and exit\n"
 		"  -o, --results-dir DIR     write the test's JSON into DIR (default: $IPI_RESULTS_DIR)\n"
-		"      --fault KIND          negative control: lost|duplicate|spurious|delayed\n"
+		"      --fault KIND          negative control: lost|phantom|no_eoi|duplicate|\n"
+		"                            double_count|spurious|delayed\n"
 		"      --fault-every N       inject the fault on every Nth send (1000)\n"
 		"  -h, --help                this text\n", prog);
 }
@@ -146,7 +150,7 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 			break;
 		case OPT_FAULT:
 			if (parse_fault(optarg, &o->fault))
-				BAD("--fault: '%s' is not one of lost, duplicate, spurious, delayed", optarg);
+				BAD("--fault: '%s' is not one of lost, phantom, no_eoi, duplicate, double_count, spurious, delayed", optarg);
 			break;
 		case OPT_FAULT_EVERY:
 			if (parse_u64(optarg, 1, 1ULL << 32, &o->fault_every))

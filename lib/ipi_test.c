@@ -19,17 +19,17 @@
 #include "ipi_test.h"
 #include "json_writer.h"
 
-enum variant_status { V_PASS, V_FAIL, V_SKIP, V_TIMEOUT, V_CRASH };
+enum variant_status { V_PASS, V_FAIL, V_SKIP, V_XFAIL, V_TIMEOUT, V_CRASH };
 
 static const char * const status_names[] = {
-	[V_PASS] = "pass", [V_FAIL] = "fail", [V_SKIP] = "skip",
+	[V_PASS] = "pass", [V_FAIL] = "fail", [V_SKIP] = "skip", [V_XFAIL] = "xfail",
 	[V_TIMEOUT] = "timeout", [V_CRASH] = "crash",
 };
 
 struct variant_outcome {
 	enum variant_status status;
 	int code;			/* exit code or signal */
-	char skip_reason[256];
+	char reason[512];		/* why it skipped, or its known issue */
 	char *members;			/* the child's JSON members, or NULL */
 	double seconds;
 };
@@ -50,8 +50,8 @@ static void iso_time(char *buf, size_t len)
 }
 
 /* Runs in the child: the variant, its report, its JSON members. */
-static __noreturn void run_child(const struct ipi_variant *v, const struct ipi_options *o,
-				 FILE *members, int log_fd)
+static __noreturn void run_child(const char *test_name, const struct ipi_variant *v,
+				 const struct ipi_options *o, FILE *members, int log_fd)
 {
 	struct json_writer w;
 	struct ipi_vm *ivm;
@@ -70,7 +70,7 @@ static __noreturn void run_child(const struct ipi_variant *v, const struct ipi_o
 	json_begin_object(&w, NULL);
 
 	ivm = v->run(v, o);
-	verdict = ipi_vm_report(ivm, o, &w);
+	verdict = ipi_vm_report(ivm, o, test_name, v->name, &w);
 	ipi_vm_free(ivm);
 
 	json_end_object(&w);
@@ -81,17 +81,20 @@ static __noreturn void run_child(const struct ipi_variant *v, const struct ipi_o
 	exit(verdict);
 }
 
-/* Copy the child's output as KTAP diagnostics; remember a skip reason. */
+/* Copy the child's output as KTAP diagnostics; remember a skip or XFAIL reason. */
 static void relay_line(char *line, struct variant_outcome *out)
 {
 	const char *skip = strstr(line, "# SKIP ");
+	const char *xfail = strstr(line, "# XFAIL: ");
 
 	if (skip) {
 		skip += strlen("# SKIP ");
 		/* __TEST_REQUIRE() puts "- " before its reason. */
 		if (!strncmp(skip, "- ", 2))
 			skip += 2;
-		snprintf(out->skip_reason, sizeof(out->skip_reason), "%s", skip);
+		snprintf(out->reason, sizeof(out->reason), "%s", skip);
+	} else if (xfail) {
+		snprintf(out->reason, sizeof(out->reason), "%s", xfail + strlen("# XFAIL: "));
 	}
 	printf("%s%s\n", line[0] == '#' ? "" : "# ", line);
 }
@@ -149,11 +152,12 @@ static void classify_exit(int status, struct variant_outcome *out)
 	}
 	out->code = WEXITSTATUS(status);
 	out->status = out->code == KSFT_PASS ? V_PASS :
-		      out->code == KSFT_SKIP ? V_SKIP : V_FAIL;
+		      out->code == KSFT_SKIP ? V_SKIP :
+		      out->code == KSFT_XFAIL ? V_XFAIL : V_FAIL;
 }
 
-static void run_variant(const struct ipi_variant *v, const struct ipi_options *o,
-			struct variant_outcome *out)
+static void run_variant(const char *test_name, const struct ipi_variant *v,
+			const struct ipi_options *o, struct variant_outcome *out)
 {
 	char pending[4096];
 	size_t used = 0;
@@ -170,7 +174,7 @@ static void run_variant(const struct ipi_variant *v, const struct ipi_options *o
 	TEST_ASSERT(pid >= 0, "fork: %s", strerror(errno));
 	if (!pid) {
 		close(pipefd[0]);
-		run_child(v, o, members, pipefd[1]);
+		run_child(test_name, v, o, members, pipefd[1]);
 	}
 	close(pipefd[1]);
 
@@ -198,7 +202,7 @@ static void run_variant(const struct ipi_variant *v, const struct ipi_options *o
 	close(pipefd[0]);
 	if (out->status != V_TIMEOUT)
 		classify_exit(status, out);
-	if (out->status == V_PASS || out->status == V_FAIL)
+	if (out->status == V_PASS || out->status == V_FAIL || out->status == V_XFAIL)
 		read_members(members, out);
 	fclose(members);
 	out->seconds = now_s() - start;
@@ -212,8 +216,12 @@ static void report_ktap(const struct ipi_variant *v, const struct variant_outcom
 		break;
 	case V_SKIP:
 		/* KTAP's form, "ok N name # SKIP reason", which ksft_test_result_skip() lacks. */
-		printf("ok %u %s # SKIP %s\n", ksft_test_num() + 1, v->name, out->skip_reason);
+		printf("ok %u %s # SKIP %s\n", ksft_test_num() + 1, v->name, out->reason);
 		ksft_inc_xskip_cnt();
+		break;
+	case V_XFAIL:
+		printf("ok %u %s # XFAIL %s\n", ksft_test_num() + 1, v->name, out->reason);
+		ksft_inc_xfail_cnt();
 		break;
 	case V_TIMEOUT:
 		ksft_test_result_fail("%s # TIMEOUT %.0fs\n", v->name, out->seconds);
@@ -234,7 +242,7 @@ static void write_variant_json(struct json_writer *w, const struct ipi_variant *
 	json_string(w, "status", status_names[out->status]);
 	json_i64(w, "exit_code", out->status == V_CRASH ? -out->code : out->code);
 	json_double(w, "seconds", out->seconds);
-	json_string(w, "skip_reason", out->status == V_SKIP ? out->skip_reason : NULL);
+	json_string(w, "skip_reason", out->status == V_SKIP ? out->reason : NULL);
 	if (out->members && *out->members)
 		json_raw(w, NULL, out->members);
 	json_end_object(w);
@@ -335,11 +343,12 @@ int ipi_test_main(const char *test_name, const struct ipi_variant *variants,
 		if (!selected[i])
 			continue;
 		ksft_print_msg("%s: %s\n", test_name, variants[i].name);
-		run_variant(&variants[i], &o, &outs[i]);
+		run_variant(test_name, &variants[i], &o, &outs[i]);
 		report_ktap(&variants[i], &outs[i]);
 		pass += outs[i].status == V_PASS;
 		skip += outs[i].status == V_SKIP;
-		fail += outs[i].status != V_PASS && outs[i].status != V_SKIP;
+		fail += outs[i].status != V_PASS && outs[i].status != V_SKIP &&
+			outs[i].status != V_XFAIL;
 	}
 	if (path)
 		write_results(path, test_name, argc, argv, started, variants, selected,
@@ -348,5 +357,6 @@ int ipi_test_main(const char *test_name, const struct ipi_variant *variants,
 		free(outs[i].members);
 	free(path);
 	ksft_print_cnts();
-	return fail ? KSFT_FAIL : (!pass && skip) ? KSFT_SKIP : KSFT_PASS;
+	/* An expected failure is not a failure: kselftest exits 0 for it. */
+	return fail ? KSFT_FAIL : (!pass && skip == nr_selected) ? KSFT_SKIP : KSFT_PASS;
 }

@@ -90,6 +90,7 @@ static void init_vcpu_record(struct ipi_vm *ivm, unsigned int i, vm_vaddr_t gva)
 	rec->index = i;
 	lat_hist_init(&rec->latency);
 	lat_hist_init(&rec->iteration);
+	lat_hist_init(&rec->eoi);
 	ivm->rec[i] = rec;
 	vcpu_set_msr(ivm->vcpus[i], MSR_GS_BASE, gva);
 }

@@ -83,6 +83,11 @@ TEST(verdict)
 
 	c.lost = 0;
 	c.spurious = 0;
+	c.late = 5;
+	EXPECT_EQ(KSFT_FAIL, ipi_verdict(&c, false, &report_only, why, sizeof(why)));
+	EXPECT_STREQ("5 late", why);
+
+	c.late = 0;
 	c.duplicate = 1;
 	EXPECT_EQ(KSFT_FAIL, ipi_verdict(&c, false, &report_only, why, sizeof(why)));
 	EXPECT_STREQ("1 duplicate", why);

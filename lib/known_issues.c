@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Host backends' measured misbehaviour, reported as KTAP XFAIL so that it
+ * stays visible without failing CI.  An entry only ever excuses "late"
+ * interrupts: anything lost, duplicated or spurious still fails.  Every
+ * entry says what was measured, and where.
+ */
+#include <fnmatch.h>
+#include <string.h>
+
+#include "ipi_report.h"
+
+/*
+ * kvm_pvm (KVM without hardware virtualization): an interrupt that becomes
+ * deliverable while the guest keeps running, because it executed STI or
+ * lowered its TPR, is not taken there but at the next host event (a later
+ * exit, an MSI).  Measured 2026-11-25 on kvm_pvm, 6.18 host: 998 to 1000
+ * of 1000 IPIs late in every *_sti_nop, *_tpr and *_tpr_sti_nop variant,
+ * p50 send-to-handler 0.36-0.60 ms; the *_sti_hlt variants were on time.
+ */
+#define PVM_WINDOW "pending interrupt not taken when the guest opens the window (STI, TPR write); delivered at the next host event"
+
+static const struct ipi_known_issue known_issues[] = {
+	{ "kvm_pvm", "self_ipi_test", "*_sti_nop", PVM_WINDOW },
+	{ "kvm_pvm", "self_ipi_test", "*_tpr", PVM_WINDOW },
+};
+
+const struct ipi_known_issue *ipi_find_known_issue(const char *vendor_module,
+						   const char *test,
+						   const char *variant)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(known_issues) / sizeof(known_issues[0]); i++) {
+		const struct ipi_known_issue *k = &known_issues[i];
+
+		if (!strcmp(k->vendor_module, vendor_module) && !strcmp(k->test, test) &&
+		    !fnmatch(k->variant, variant, 0))
+			return k;
+	}
+	return NULL;
+}
