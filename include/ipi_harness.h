@@ -29,8 +29,18 @@
 
 /* Harness-owned: the host's wake-up MSI for a vCPU that stopped making progress. */
 #define IPI_WAKE_VECTOR		0xfe
+/* For tests: a counted IPI that tells a halted receiver the senders are done. */
+#define IPI_DONE_VECTOR		0xfd
 
 #define X2APIC_SELF_IPI		0x3f0
+/* Not in every kernel's selftests apic.h. */
+#ifndef APIC_LDR
+#define APIC_LDR		0xd0
+#endif
+#ifndef APIC_DFR
+#define APIC_DFR		0xe0
+#endif
+#define APIC_DFR_FLAT		0xffffffffu
 
 enum ipi_fault {
 	IPI_FAULT_NONE,
@@ -78,11 +88,13 @@ struct ipi_guest_config {
 	uint64_t delay_threshold;	/* cycles */
 	uint64_t wait_timeout;		/* cycles a bounded guest wait may last */
 	uint64_t count;			/* sends per vCPU, for the test's loop */
+	uint64_t duration;		/* cycles to send for instead, if not 0 */
 	uint32_t nr_vcpus;
 	uint32_t fault;			/* enum ipi_fault */
 	uint64_t fault_every;		/* inject on every Nth send */
 	struct ipi_vcpu *vcpus;		/* guest virtual address */
 	uint32_t stop;
+	uint32_t ready;			/* vCPUs past ipi_guest_init() */
 };
 
 extern struct ipi_guest_config ipi_config;
@@ -128,6 +140,9 @@ void ipi_guest_drain(void);
 void ipi_guest_eoi(void);
 void ipi_guest_handler(struct ex_regs *regs);
 bool ipi_guest_should_stop(void);
+bool ipi_guest_more(uint64_t iteration, uint64_t start_tsc);
+void ipi_guest_wait_all_ready(void);
+void ipi_guest_write_icr(uint32_t dest, uint32_t low);
 
 /* Send helpers for the common APIC paths. */
 void x2apic_send_icr_self(uint32_t dest, uint8_t vector);
@@ -151,6 +166,7 @@ struct ipi_vm {
 	uint64_t tsc_offset_err[IPI_MAX_VCPUS];
 	uint64_t tsc_khz;
 	uint64_t stall_ms;
+	bool pin;
 	uint64_t wakes_sent;
 	bool stalled;			/* the watchdog had to wake the vCPUs */
 	bool aborted;			/* ... and finally stopped the run */

@@ -14,6 +14,9 @@
 
 struct ipi_options {
 	uint64_t count;			/* sends per sending vCPU */
+	uint64_t duration_s;		/* if set, send for this long instead */
+	unsigned int vcpus;
+	bool pin;			/* pin vCPU i's thread to host CPU i mod online CPUs */
 	uint64_t delay_threshold_us;	/* latency above which a delivery is "delayed" */
 	bool fail_on_delayed;
 	uint64_t grace_ms;		/* how long a guest waits for a send to land */
@@ -26,11 +29,14 @@ struct ipi_options {
 	bool list;
 };
 
-void ipi_options_init(struct ipi_options *o, uint64_t default_count);
+void ipi_options_init(struct ipi_options *o, uint64_t default_count,
+		      unsigned int default_vcpus);
 /* Returns 0, or -1 with a message in @err for bad input. */
 int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
+			unsigned int min_vcpus, unsigned int max_vcpus,
 			char *err, size_t err_len);
-void ipi_options_parse(struct ipi_options *o, int argc, char **argv);
+void ipi_options_parse(struct ipi_options *o, int argc, char **argv,
+		       unsigned int min_vcpus, unsigned int max_vcpus);
 void ipi_options_usage(FILE *f, const char *prog);
 const char *ipi_fault_name(enum ipi_fault fault);
 

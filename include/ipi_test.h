@@ -19,8 +19,14 @@ struct ipi_variant {
 	uintptr_t arg;
 };
 
-int ipi_test_main(const char *test_name, const struct ipi_variant *variants,
-		  unsigned int nr_variants, uint64_t default_count,
-		  int argc, char **argv);
+struct ipi_test {
+	const char *name;
+	const struct ipi_variant *variants;
+	unsigned int nr_variants;
+	uint64_t default_count;
+	unsigned int min_vcpus, default_vcpus, max_vcpus;
+};
+
+int ipi_test_main(const struct ipi_test *t, int argc, char **argv);
 
 #endif /* IPI_TEST_H */

@@ -68,11 +68,43 @@ struct ipi_vcpu *ipi_guest_init(bool x2apic)
 	return self;
 }
 
-static void account_latency(struct ipi_vcpu *self, uint8_t vector, uint64_t now)
+/* An IPI to a vCPU whose APIC is not enabled yet would be discarded. */
+void ipi_guest_wait_all_ready(void)
 {
-	uint64_t sent_tsc = READ_ONCE(self->tx[vector].tsc);
-	uint64_t latency;
+	uint64_t deadline = rdtsc() + ipi_config.wait_timeout;
+
+	__atomic_fetch_add(&ipi_config.ready, 1, __ATOMIC_SEQ_CST);
+	while (READ_ONCE(ipi_config.ready) < ipi_config.nr_vcpus) {
+		GUEST_ASSERT(rdtsc() < deadline && !ipi_guest_should_stop());
+		cpu_relax();
+	}
+}
+
+/* Go on with iteration @iteration (from 1) of a loop that began at @start_tsc? */
+bool ipi_guest_more(uint64_t iteration, uint64_t start_tsc)
+{
+	if (ipi_guest_should_stop())
+		return false;
+	if (ipi_config.duration)
+		return rdtsc() - start_tsc < ipi_config.duration;
+	return iteration <= ipi_config.count;
+}
+
+void ipi_guest_write_icr(uint32_t dest, uint32_t low)
+{
+	if (this_ipi_vcpu()->x2apic) {
+		x2apic_write_reg(APIC_ICR, (uint64_t)dest << 32 | low);
+	} else {
+		xapic_write_reg(APIC_ICR2, SET_APIC_DEST_FIELD(dest));
+		xapic_write_reg(APIC_ICR, low);
+	}
+}
+
+static void account_latency(struct ipi_vcpu *self, uint8_t vector, uint64_t now,
+			    uint64_t sent_tsc)
+{
 	bool late = self->late_pending[vector];
+	uint64_t latency;
 
 	if (now < sent_tsc) {
 		self->clock_skew++;
@@ -88,13 +120,17 @@ static void account_latency(struct ipi_vcpu *self, uint8_t vector, uint64_t now)
 
 /*
  * Installed on every vector from IPI_FIRST_VECTOR up.  The TSC is read
- * first so that the latency excludes the handler's own bookkeeping.
+ * first so that the latency excludes the handler's own bookkeeping, and the
+ * send's stamp before the delivery is counted: a sender waiting for this
+ * delivery may stamp its next send as soon as it sees the count.
  */
 void ipi_guest_handler(struct ex_regs *regs)
 {
 	uint64_t now = rdtsc(), t;
 	struct ipi_vcpu *self = this_ipi_vcpu();
 	uint8_t vector = regs->vector;
+	uint64_t sent_tsc = READ_ONCE(self->tx[vector].tsc);
+	bool counted = READ_ONCE(self->tx[vector].sent);
 	uint64_t n = self->received[vector] + 1;
 
 	if (ipi_config.fault == IPI_FAULT_DOUBLE_COUNT && fault_due(n))
@@ -103,8 +139,8 @@ void ipi_guest_handler(struct ex_regs *regs)
 	self->last_rx_tsc = now;
 	self->last_rx_vector = vector;
 
-	if (vector != IPI_WAKE_VECTOR && READ_ONCE(self->tx[vector].sent))
-		account_latency(self, vector, now);
+	if (vector != IPI_WAKE_VECTOR && counted)
+		account_latency(self, vector, now, sent_tsc);
 
 	if (ipi_config.fault == IPI_FAULT_NO_EOI && vector != IPI_WAKE_VECTOR &&
 	    n == ipi_config.fault_every)

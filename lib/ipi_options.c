@@ -24,10 +24,12 @@ const char *ipi_fault_name(enum ipi_fault fault)
 	return fault < ARRAY_SIZE(fault_names) ? fault_names[fault] : "?";
 }
 
-void ipi_options_init(struct ipi_options *o, uint64_t default_count)
+void ipi_options_init(struct ipi_options *o, uint64_t default_count,
+		      unsigned int default_vcpus)
 {
 	memset(o, 0, sizeof(*o));
 	o->count = default_count;
+	o->vcpus = default_vcpus;
 	o->delay_threshold_us = 1000;
 	o->grace_ms = 500;
 	o->stall_ms = 1000;
@@ -43,6 +45,9 @@ void ipi_options_usage(FILE *f, const char *prog)
 	fprintf(f,
 		"Usage: %s [options]\n"
 		"  -c, --count N             sends per sending vCPU (default: test-specific)\n"
+		"  -D, --duration-s N        send for N seconds instead of --count sends\n"
+		"  -n, --vcpus N             vCPUs, where the test takes more than one\n"
+		"      --pin                 pin vCPU i's thread to host CPU i mod online CPUs\n"
 		"  -d, --delay-threshold-us N  latency above which a delivery counts as delayed (1000)\n"
 		"      --fail-on-delayed     delayed deliveries fail the variant (default: reported only)\n"
 		"  -g, --grace-ms N          how long a guest waits for an interrupt to arrive (500)\n"
@@ -85,10 +90,13 @@ static int parse_fault(const char *s, enum ipi_fault *fault)
 	return -1;
 }
 
-enum { OPT_FAIL_ON_DELAYED = 256, OPT_STALL, OPT_FAULT, OPT_FAULT_EVERY };
+enum { OPT_FAIL_ON_DELAYED = 256, OPT_STALL, OPT_FAULT, OPT_FAULT_EVERY, OPT_PIN };
 
 static const struct option long_options[] = {
 	{ "count",		required_argument, NULL, 'c' },
+	{ "duration-s",		required_argument, NULL, 'D' },
+	{ "vcpus",		required_argument, NULL, 'n' },
+	{ "pin",		no_argument,	   NULL, OPT_PIN },
 	{ "delay-threshold-us",	required_argument, NULL, 'd' },
 	{ "fail-on-delayed",	no_argument,	   NULL, OPT_FAIL_ON_DELAYED },
 	{ "grace-ms",		required_argument, NULL, 'g' },
@@ -106,17 +114,32 @@ static const struct option long_options[] = {
 #define BAD(...) do { snprintf(err, err_len, __VA_ARGS__); return -1; } while (0)
 
 int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
+			unsigned int min_vcpus, unsigned int max_vcpus,
 			char *err, size_t err_len)
 {
+	uint64_t n;
 	int c;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:d:g:T:v:lo:h", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:D:n:d:g:T:v:lo:h", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (parse_u64(optarg, 1, 1ULL << 32, &o->count))
 				BAD("--count: '%s' is not a number from 1 to 2^32", optarg);
+			break;
+		case 'D':
+			if (parse_u64(optarg, 1, 7 * 24 * 3600, &o->duration_s))
+				BAD("--duration-s: '%s' is not a number from 1 to 604800", optarg);
+			break;
+		case 'n':
+			if (parse_u64(optarg, min_vcpus, max_vcpus, &n))
+				BAD("--vcpus: '%s' is not a number from %u to %u for this test",
+				    optarg, min_vcpus, max_vcpus);
+			o->vcpus = n;
+			break;
+		case OPT_PIN:
+			o->pin = true;
 			break;
 		case 'd':
 			if (parse_u64(optarg, 1, 10ULL * 1000 * 1000, &o->delay_threshold_us))
@@ -167,14 +190,19 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 	}
 	if (optind < argc)
 		BAD("unexpected argument '%s'", argv[optind]);
+	/* The watchdog must not kill a run that is merely long. */
+	if (o->duration_s && o->duration_s + 30 > o->timeout_s)
+		BAD("--duration-s %llu needs --timeout-s of at least %llu",
+		    (unsigned long long)o->duration_s, (unsigned long long)o->duration_s + 30);
 	return 0;
 }
 
-void ipi_options_parse(struct ipi_options *o, int argc, char **argv)
+void ipi_options_parse(struct ipi_options *o, int argc, char **argv,
+		       unsigned int min_vcpus, unsigned int max_vcpus)
 {
 	char err[256];
 
-	if (__ipi_options_parse(o, argc, argv, err, sizeof(err))) {
+	if (__ipi_options_parse(o, argc, argv, min_vcpus, max_vcpus, err, sizeof(err))) {
 		fprintf(stderr, "%s: %s\n", argv[0], err);
 		ipi_options_usage(stderr, argv[0]);
 		exit(KSFT_FAIL);

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kvm_util.h"
 #include "kselftest.h"
@@ -230,9 +231,15 @@ static void write_tsc(struct json_writer *w, const struct ipi_vm *ivm)
 static void write_params(struct json_writer *w, const struct ipi_vm *ivm,
 			 const struct ipi_options *o)
 {
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
 	json_begin_object(w, "params");
 	json_u64(w, "vcpus", ivm->nr_vcpus);
+	json_bool(w, "pinned", ivm->pin);
+	json_u64(w, "host_cpus", cpus);
+	json_bool(w, "overcommit", ivm->nr_vcpus > cpus);
 	json_u64(w, "count", o->count);
+	json_u64(w, "duration_s", o->duration_s);
 	json_u64(w, "delay_threshold_us", o->delay_threshold_us);
 	json_u64(w, "delay_threshold_cycles", ivm->config->delay_threshold);
 	json_bool(w, "fail_on_delayed", o->fail_on_delayed);

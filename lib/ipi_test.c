@@ -308,10 +308,11 @@ static void write_results(const char *path, const char *test_name, int argc, cha
 	free(buf);
 }
 
-int ipi_test_main(const char *test_name, const struct ipi_variant *variants,
-		  unsigned int nr_variants, uint64_t default_count,
-		  int argc, char **argv)
+int ipi_test_main(const struct ipi_test *t, int argc, char **argv)
 {
+	const struct ipi_variant *variants = t->variants;
+	const char *test_name = t->name;
+	unsigned int nr_variants = t->nr_variants;
 	struct variant_outcome outs[nr_variants];
 	bool selected[nr_variants];
 	struct ipi_options o;
@@ -319,8 +320,8 @@ int ipi_test_main(const char *test_name, const struct ipi_variant *variants,
 	char started[32], *path;
 
 	memset(outs, 0, sizeof(outs));
-	ipi_options_init(&o, default_count);
-	ipi_options_parse(&o, argc, argv);
+	ipi_options_init(&o, t->default_count, t->default_vcpus);
+	ipi_options_parse(&o, argc, argv, t->min_vcpus, t->max_vcpus);
 
 	for (i = 0; i < nr_variants; i++) {
 		selected[i] = !o.variant || !fnmatch(o.variant, variants[i].name, 0);

@@ -4,6 +4,7 @@
  * watchdog that keeps every run bounded.
  */
 #include <errno.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -104,6 +105,7 @@ static void init_guest_config(struct ipi_vm *ivm, vm_vaddr_t records,
 	cfg->delay_threshold = opts->delay_threshold_us * ivm->tsc_khz / 1000;
 	cfg->wait_timeout = ms_to_cycles(ivm, opts->grace_ms);
 	cfg->count = opts->count;
+	cfg->duration = opts->duration_s * 1000 * ivm->tsc_khz;
 	cfg->nr_vcpus = ivm->nr_vcpus;
 	cfg->fault = opts->fault;
 	cfg->fault_every = opts->fault_every;
@@ -126,6 +128,7 @@ struct ipi_vm *ipi_vm_create(unsigned int nr_vcpus, void *guest_code,
 	TEST_ASSERT(ivm, "Out of memory");
 	ivm->nr_vcpus = nr_vcpus;
 	ivm->stall_ms = opts->stall_ms;
+	ivm->pin = opts->pin;
 	ivm->vm = __vm_create_with_vcpus(VM_SHAPE_DEFAULT, nr_vcpus,
 					 nr_vcpus * rec_pages + 16, guest_code, ivm->vcpus);
 	ivm->tsc_khz = __vcpu_ioctl(ivm->vcpus[0], KVM_GET_TSC_KHZ, NULL);
@@ -282,6 +285,18 @@ static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads)
 	}
 }
 
+static void pin_thread(pthread_t thread, unsigned int i)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	int r;
+
+	CPU_ZERO(&set);
+	CPU_SET(i % cpus, &set);
+	r = pthread_setaffinity_np(thread, sizeof(set), &set);
+	TEST_ASSERT(!r, "Pinning vCPU %u to CPU %ld: %s", i, i % cpus, strerror(r));
+}
+
 void ipi_vm_run(struct ipi_vm *ivm)
 {
 	struct vcpu_thread threads[IPI_MAX_VCPUS] = {};
@@ -295,6 +310,8 @@ void ipi_vm_run(struct ipi_vm *ivm)
 		threads[i].ivm = ivm;
 		threads[i].vcpu = ivm->vcpus[i];
 		pthread_create(&threads[i].thread, NULL, vcpu_thread_main, &threads[i]);
+		if (ivm->pin)
+			pin_thread(threads[i].thread, i);
 	}
 	watchdog(ivm, threads);
 	for (i = 0; i < ivm->nr_vcpus; i++)

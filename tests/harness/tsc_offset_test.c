@@ -56,8 +56,8 @@ int main(int argc, char *argv[])
 	struct ipi_vm *ivm;
 	int with, without;
 
-	ipi_options_init(&o, 1);
-	ipi_options_parse(&o, argc, argv);
+	ipi_options_init(&o, 1, 1);
+	ipi_options_parse(&o, argc, argv, 1, 1);
 	ksft_print_header();
 	ksft_set_plan(2);
 

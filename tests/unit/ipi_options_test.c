@@ -5,8 +5,8 @@
 
 static int parse(struct ipi_options *o, char *err, size_t len, int argc, char **argv)
 {
-	ipi_options_init(o, 777);
-	return __ipi_options_parse(o, argc, argv, err, len);
+	ipi_options_init(o, 777, 2);
+	return __ipi_options_parse(o, argc, argv, 2, 8, err, len);
 }
 
 #define PARSE(o, err, ...) ({						\
@@ -23,6 +23,9 @@ TEST(defaults)
 	unsetenv("IPI_RESULTS_DIR");
 	ASSERT_EQ(0, parse(&o, err, sizeof(err), 1, argv));
 	EXPECT_EQ(777, o.count);
+	EXPECT_EQ(2, o.vcpus);
+	EXPECT_FALSE(o.pin);
+	EXPECT_EQ(0, o.duration_s);
 	EXPECT_EQ(1000, o.delay_threshold_us);
 	EXPECT_FALSE(o.fail_on_delayed);
 	EXPECT_EQ(IPI_FAULT_NONE, o.fault);
@@ -36,7 +39,8 @@ TEST(good_values)
 
 	ASSERT_EQ(0, PARSE(&o, err, "--count", "5", "-d", "250", "--fail-on-delayed",
 			   "--fault", "lost", "--fault-every", "3", "-v", "x2apic_*",
-			   "-o", "/tmp", "--grace-ms", "20", "--stall-ms", "100", "-T", "9"));
+			   "-o", "/tmp", "--grace-ms", "20", "--stall-ms", "100", "-T", "90",
+			   "--vcpus", "8", "--pin", "-D", "60"));
 	EXPECT_EQ(5, o.count);
 	EXPECT_EQ(250, o.delay_threshold_us);
 	EXPECT_TRUE(o.fail_on_delayed);
@@ -46,7 +50,10 @@ TEST(good_values)
 	EXPECT_STREQ("/tmp", o.results_dir);
 	EXPECT_EQ(20, o.grace_ms);
 	EXPECT_EQ(100, o.stall_ms);
-	EXPECT_EQ(9, o.timeout_s);
+	EXPECT_EQ(90, o.timeout_s);
+	EXPECT_EQ(8, o.vcpus);
+	EXPECT_TRUE(o.pin);
+	EXPECT_EQ(60, o.duration_s);
 }
 
 TEST(environment_gives_results_dir)
@@ -81,6 +88,13 @@ TEST(bad_values_are_refused)
 	EXPECT_NE(NULL, strstr(err, "needs a value"));
 	EXPECT_EQ(-1, PARSE(&o, err, "stray"));
 	EXPECT_EQ(-1, PARSE(&o, err, "-o", ""));
+	/* This test takes 2 to 8 vCPUs. */
+	EXPECT_EQ(-1, PARSE(&o, err, "--vcpus", "1"));
+	EXPECT_NE(NULL, strstr(err, "from 2 to 8"));
+	EXPECT_EQ(-1, PARSE(&o, err, "--vcpus", "9"));
+	/* A duration the watchdog would cut short. */
+	EXPECT_EQ(-1, PARSE(&o, err, "--duration-s", "90"));
+	EXPECT_NE(NULL, strstr(err, "--timeout-s"));
 }
 
 TEST_HARNESS_MAIN

@@ -95,8 +95,9 @@ static void guest_code(void)
 {
 	struct ipi_vcpu *self = ipi_guest_init(mode.x2apic);
 	uint64_t i, t0;
+	uint64_t start = rdtsc();
 
-	for (i = 1; i <= ipi_config.count && !ipi_guest_should_stop(); i++) {
+	for (i = 1; ipi_guest_more(i, start); i++) {
 		t0 = rdtsc();
 		if (mode.wait != NO_SEND)
 			send_and_wait(self, READ_ONCE(self->tx[SELF_IPI_VECTOR].sent) + 1);
@@ -139,8 +140,15 @@ static const struct ipi_variant variants[] = {
 	{ "overhead", run_self_ipi, MODE(NULL, true, NO_SEND) },
 };
 
+static const struct ipi_test test = {
+	.name = "self_ipi_test",
+	.variants = variants,
+	.nr_variants = ARRAY_SIZE(variants),
+	.default_count = DEFAULT_COUNT,
+	.min_vcpus = 1, .default_vcpus = 1, .max_vcpus = 1,
+};
+
 int main(int argc, char *argv[])
 {
-	return ipi_test_main("self_ipi_test", variants, ARRAY_SIZE(variants),
-			     DEFAULT_COUNT, argc, argv);
+	return ipi_test_main(&test, argc, argv);
 }
