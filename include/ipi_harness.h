@@ -54,6 +54,14 @@ enum ipi_fault {
 	IPI_NR_FAULTS,
 };
 
+#define IPI_FAULT_BIT(f)	(1u << (f))
+/* Faults the handler injects, whatever the test's sending code. */
+#define IPI_HANDLER_FAULTS	(IPI_FAULT_BIT(IPI_FAULT_NO_EOI) | IPI_FAULT_BIT(IPI_FAULT_DOUBLE_COUNT))
+/* Faults ipi_guest_send() injects. */
+#define IPI_SEND_FAULTS		(IPI_FAULT_BIT(IPI_FAULT_LOST) | IPI_FAULT_BIT(IPI_FAULT_PHANTOM) | \
+				 IPI_FAULT_BIT(IPI_FAULT_DUPLICATE) | IPI_FAULT_BIT(IPI_FAULT_SPURIOUS) | \
+				 IPI_FAULT_BIT(IPI_FAULT_DELAYED))
+
 struct ipi_tx_slot {
 	uint64_t sent;
 	uint64_t tsc;
@@ -72,6 +80,7 @@ struct ipi_vcpu {
 	uint64_t clock_skew;		/* handler TSC before send TSC */
 	uint64_t missed_waits;		/* bounded waits that gave up */
 	uint64_t sends;			/* sends made by this vCPU, for fault_every */
+	uint64_t deliveries;		/* counted deliveries, for fault_every */
 	uint64_t last_rx_tsc;
 	uint64_t last_rx_vector;
 	uint64_t progress;		/* heartbeat for the host watchdog */
@@ -132,6 +141,7 @@ struct ex_regs;
 struct ipi_vcpu *ipi_guest_init(bool x2apic);
 void ipi_guest_stamp(uint32_t dest_index, uint8_t vector);
 void ipi_guest_send(ipi_send_fn send, uint32_t dest_index, uint8_t vector);
+bool ipi_guest_fault_now(enum ipi_fault fault);
 bool ipi_guest_wait(uint8_t vector, uint64_t expected);
 void ipi_guest_expect_delivered(uint8_t vector, uint64_t expected);
 void ipi_guest_apic_write(unsigned int reg, uint32_t val);

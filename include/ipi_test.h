@@ -25,6 +25,8 @@ struct ipi_test {
 	unsigned int nr_variants;
 	uint64_t default_count;
 	unsigned int min_vcpus, default_vcpus, max_vcpus;
+	/* IPI_FAULT_BIT()s of the --fault kinds the test can inject. */
+	uint32_t faults;
 };
 
 int ipi_test_main(const struct ipi_test *t, int argc, char **argv);

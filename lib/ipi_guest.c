@@ -130,20 +130,22 @@ void ipi_guest_handler(struct ex_regs *regs)
 	struct ipi_vcpu *self = this_ipi_vcpu();
 	uint8_t vector = regs->vector;
 	uint64_t sent_tsc = READ_ONCE(self->tx[vector].tsc);
-	bool counted = READ_ONCE(self->tx[vector].sent);
+	bool counted = vector != IPI_WAKE_VECTOR && READ_ONCE(self->tx[vector].sent);
+	bool fault = counted && fault_due(++self->deliveries);
 	uint64_t n = self->received[vector] + 1;
 
-	if (ipi_config.fault == IPI_FAULT_DOUBLE_COUNT && fault_due(n))
+	if (fault && ipi_config.fault == IPI_FAULT_DOUBLE_COUNT)
 		n++;
 	WRITE_ONCE(self->received[vector], n);
 	self->last_rx_tsc = now;
 	self->last_rx_vector = vector;
 
-	if (vector != IPI_WAKE_VECTOR && counted)
+	if (counted)
 		account_latency(self, vector, now, sent_tsc);
 
-	if (ipi_config.fault == IPI_FAULT_NO_EOI && vector != IPI_WAKE_VECTOR &&
-	    n == ipi_config.fault_every)
+	/* Only the first such delivery: one vector left in service is enough. */
+	if (fault && ipi_config.fault == IPI_FAULT_NO_EOI &&
+	    self->deliveries == ipi_config.fault_every)
 		return;
 	t = rdtsc();
 	apic_write(self, APIC_EOI, 0);
@@ -213,6 +215,18 @@ static void send_with_fault(ipi_send_fn send, uint32_t dest_index, uint8_t vecto
 	default:
 		GUEST_FAIL("Unknown fault %u", ipi_config.fault);
 	}
+}
+
+/*
+ * For tests that send by their own means: count one send, and say whether
+ * @fault is to be injected into it.
+ */
+bool ipi_guest_fault_now(enum ipi_fault fault)
+{
+	struct ipi_vcpu *self = this_ipi_vcpu();
+
+	self->sends++;
+	return ipi_config.fault == fault && fault_due(self->sends);
 }
 
 void ipi_guest_send(ipi_send_fn send, uint32_t dest_index, uint8_t vector)

@@ -322,6 +322,11 @@ int ipi_test_main(const struct ipi_test *t, int argc, char **argv)
 	memset(outs, 0, sizeof(outs));
 	ipi_options_init(&o, t->default_count, t->default_vcpus);
 	ipi_options_parse(&o, argc, argv, t->min_vcpus, t->max_vcpus);
+	if (o.fault && !(t->faults & IPI_FAULT_BIT(o.fault))) {
+		fprintf(stderr, "%s: --fault %s is not something %s can inject\n",
+			argv[0], ipi_fault_name(o.fault), test_name);
+		return KSFT_FAIL;
+	}
 
 	for (i = 0; i < nr_variants; i++) {
 		selected[i] = !o.variant || !fnmatch(o.variant, variants[i].name, 0);

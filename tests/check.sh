@@ -124,39 +124,51 @@ else
 	check "run.json agrees with the runner's exit status" jq_holds \
 		"(.totals.fail > 0) == ($rc == 1)" "$results/suite/run.json"
 fi
-ktap_results "asan+ubsan/self_ipi_test" "$build/san/tests/self_ipi_test" --count 200
+ktap_results "4 vCPUs pinned, overcommitted" "$build/tests/cross_vcpu_ipi_test" --vcpus 4 --pin --count 100
+for t in "$build"/san/tests/*_test; do
+	ktap_results "asan+ubsan/${t##*/}" "$t" --count 100
+done
 
 section "negative controls: real faults the accounting must catch"
 clean='.counts.lost == 0 and .counts.duplicate == 0 and .counts.spurious == 0'
-# name | expected exit | jq condition on the variant | self_ipi_test arguments
+# name | test | expected exit | jq condition on the variant | test arguments
 # | optional: a jq condition under which the fault cannot happen on this
 # host, and why (for no_eoi: a host that keeps no in-service bit, as
 # kvm_pvm, where the ISR reads 0 inside the handler, delivers the vector
 # again without its EOI).  20 sends, a fault on every 5th: exactly 4 bad
 # interrupts; with no_eoi the 10th delivery is never EOI'd and the 10 sends
-# after it can never be delivered.
+# after it can never be delivered.  The cross-vCPU stream also counts the
+# final "done" kick: 21 sends, and the receiver's 5th, 10th, ... delivery.
+self='self_ipi_test|1'
+cross='cross_vcpu_ipi_test|1'
+sti_hlt='-v x2apic_icr_sti_hlt --fault-every 5'
+stream='-v x2apic_stream_physical_halt --fault-every 5'
+no_isr=".counts.lost == 0 and .counts.received == .counts.sent and .eoi.count < .counts.received|the vector was delivered again without its EOI (no in-service bit kept)"
 controls=(
-	"lost|1|.status == \"fail\" and .counts.lost == 4 and .counts.duplicate == 0|-v x2apic_icr_sti_hlt --fault-every 5 --fault lost"
-	"phantom|1|.status == \"fail\" and .counts.lost == 4 and .counts.duplicate == 0|-v x2apic_icr_sti_hlt --fault-every 5 --fault phantom"
-	"duplicate|1|.status == \"fail\" and .counts.duplicate == 4 and .counts.lost == 0|-v x2apic_icr_sti_hlt --fault-every 5 --fault duplicate"
-	"double_count|1|.status == \"fail\" and .counts.duplicate == 4 and .counts.lost == 0|-v x2apic_icr_sti_hlt --fault-every 5 --fault double_count"
-	"spurious|1|.status == \"fail\" and .counts.spurious == 4 and .counts.lost == 0|-v x2apic_icr_sti_hlt --fault-every 5 --fault spurious"
-	"delayed-strict|1|.status == \"fail\" and .counts.delayed >= 4 and $clean|-v x2apic_icr_sti_hlt --fault-every 5 --fault delayed --fail-on-delayed"
-	"delayed-report|0|.status == \"pass\" and .counts.delayed >= 4 and $clean|-v x2apic_icr_sti_hlt --fault-every 5 --fault delayed"
-	"no_eoi|1|.status == \"fail\" and .counts.lost == 10 and .counts.duplicate == 0|-v x2apic_icr_sti_hlt --fault-every 10 --fault no_eoi|.counts.lost == 0 and .counts.received == .counts.sent and .eoi.count < .counts.received|the vector was delivered again without its EOI (no in-service bit kept)"
-	"lost-not-excused-by-known-issue|1|.status == \"fail\" and .known_issue == null and .counts.lost == 4|-v x2apic_icr_sti_nop --fault-every 5 --fault lost"
+	"lost|$self|.status == \"fail\" and .counts.lost == 4 and .counts.duplicate == 0|$sti_hlt --fault lost"
+	"phantom|$self|.status == \"fail\" and .counts.lost == 4 and .counts.duplicate == 0|$sti_hlt --fault phantom"
+	"duplicate|$self|.status == \"fail\" and .counts.duplicate == 4 and .counts.lost == 0|$sti_hlt --fault duplicate"
+	"double_count|$self|.status == \"fail\" and .counts.duplicate == 4 and .counts.lost == 0|$sti_hlt --fault double_count"
+	"spurious|$self|.status == \"fail\" and .counts.spurious == 4 and .counts.lost == 0|$sti_hlt --fault spurious"
+	"delayed-strict|$self|.status == \"fail\" and .counts.delayed >= 4 and $clean|$sti_hlt --fault delayed --fail-on-delayed"
+	"delayed-report|self_ipi_test|0|.status == \"pass\" and .counts.delayed >= 4 and $clean|$sti_hlt --fault delayed"
+	"no_eoi|$self|.status == \"fail\" and .counts.lost == 10 and .counts.duplicate == 0|-v x2apic_icr_sti_hlt --fault-every 10 --fault no_eoi|$no_isr"
+	"lost-not-excused-by-known-issue|$self|.status == \"fail\" and .known_issue == null and .counts.lost == 4|-v x2apic_icr_sti_nop --fault-every 5 --fault lost"
+	"cross-phantom|$cross|.status == \"fail\" and .counts.lost == 4 and .counts.duplicate == 0|$stream --fault phantom"
+	"cross-double_count|$cross|.status == \"fail\" and .counts.duplicate == 4 and .counts.lost == 0|$stream --fault double_count"
+	"cross-no_eoi|$cross|.status == \"fail\" and .counts.lost > 0 and .counts.duplicate == 0|$stream --fault no_eoi|$no_isr"
 )
 
 # One control: its variant must exit as expected with the counts in its JSON.
 negative_control() {
-	local name want cond args na_cond na_why dir json rc
+	local name test want cond args na_cond na_why dir json rc
 
-	IFS='|' read -r name want cond args na_cond na_why <<<"$1"
+	IFS='|' read -r name test want cond args na_cond na_why <<<"$1"
 	dir=$results/fault-$name
-	json=$dir/self_ipi_test.json
+	json=$dir/$test.json
 	mkdir -p "$dir"
 	# shellcheck disable=SC2086 # $args is a list of words
-	"$build/tests/self_ipi_test" --count 20 --stall-ms 100 --grace-ms 100 -o "$dir" $args \
+	"$build/tests/$test" --count 20 --stall-ms 100 --grace-ms 100 -o "$dir" $args \
 		>"$logs/fault-$name.log" 2>&1
 	rc=$?
 	if [ "$rc" -eq "$want" ] && jq_holds ".variants[0] | $cond" "$json"; then

@@ -156,7 +156,8 @@ static void send_counted(uint32_t mask, uint8_t vector)
 	}
 	for (m = mask; m; m &= m - 1)
 		ipi_guest_stamp(__builtin_ctz(m), vector);
-	send(mask, vector);
+	if (!ipi_guest_fault_now(IPI_FAULT_PHANTOM))
+		send(mask, vector);
 }
 
 static uint64_t received_from(struct ipi_vcpu *self, uint32_t s)
@@ -327,6 +328,7 @@ static const struct ipi_test test = {
 	.nr_variants = ARRAY_SIZE(variants),
 	.default_count = DEFAULT_COUNT,
 	.min_vcpus = 2, .default_vcpus = 2, .max_vcpus = MAX_VCPUS,
+	.faults = IPI_HANDLER_FAULTS | IPI_FAULT_BIT(IPI_FAULT_PHANTOM),
 };
 
 int main(int argc, char *argv[])

@@ -146,6 +146,7 @@ static const struct ipi_test test = {
 	.nr_variants = ARRAY_SIZE(variants),
 	.default_count = DEFAULT_COUNT,
 	.min_vcpus = 1, .default_vcpus = 1, .max_vcpus = 1,
+	.faults = IPI_HANDLER_FAULTS | IPI_SEND_FAULTS,
 };
 
 int main(int argc, char *argv[])
