@@ -39,6 +39,9 @@ ksrc:
 run: all
 	@$(SRC)/run_tests.sh --bin-dir $(BUILD)/tests $(RUN_ARGS)
 
+bench: all
+	@$(SRC)/scripts/bench.sh --bin-dir $(BUILD)/tests $(BENCH_ARGS)
+
 check: all sanitize
 	@$(SRC)/tests/check.sh --build $(BUILD)
 
@@ -48,4 +51,4 @@ clean:
 distclean:
 	rm -rf $(BUILD)
 
-.PHONY: all sanitize ksrc run check clean distclean
+.PHONY: all sanitize ksrc run bench check clean distclean

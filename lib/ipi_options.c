@@ -53,7 +53,7 @@ void ipi_options_usage(FILE *f, const char *prog)
 		"  -g, --grace-ms N          how long a guest waits for an interrupt to arrive (500)\n"
 		"      --stall-ms N          no progress for N ms: the host wakes the vCPUs (1000)\n"
 		"  -T, --timeout-s N         per-variant watchdog, the variant is killed after it (100)\n"
-		"  -v, --variant GLOB        run only the matching variants\n"
+		"  -v, --variant GLOB[,GLOB]  run only the matching variants\n"
 		"  -l, --list                list the variants and exit\n"
 		"  -o, --results-dir DIR     write the test's JSON into DIR (default: $IPI_RESULTS_DIR)\n"
 		"      --fault KIND          negative control: lost|phantom|no_eoi|duplicate|\n"

@@ -308,6 +308,22 @@ static void write_results(const char *path, const char *test_name, int argc, cha
 	free(buf);
 }
 
+/* @globs is a comma-separated list of fnmatch() patterns. */
+static bool variant_matches(const char *globs, const char *name)
+{
+	char *copy, *glob, *save = NULL;
+	bool match = false;
+
+	if (!globs)
+		return true;
+	copy = strdup(globs);
+	TEST_ASSERT(copy, "Out of memory");
+	for (glob = strtok_r(copy, ",", &save); glob && !match; glob = strtok_r(NULL, ",", &save))
+		match = !fnmatch(glob, name, 0);
+	free(copy);
+	return match;
+}
+
 int ipi_test_main(const struct ipi_test *t, int argc, char **argv)
 {
 	const struct ipi_variant *variants = t->variants;
@@ -329,7 +345,7 @@ int ipi_test_main(const struct ipi_test *t, int argc, char **argv)
 	}
 
 	for (i = 0; i < nr_variants; i++) {
-		selected[i] = !o.variant || !fnmatch(o.variant, variants[i].name, 0);
+		selected[i] = variant_matches(o.variant, variants[i].name);
 		nr_selected += selected[i];
 		if (o.list && selected[i])
 			printf("%s\n", variants[i].name);

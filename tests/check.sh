@@ -129,6 +129,22 @@ for t in "$build"/san/tests/*_test; do
 	ktap_results "asan+ubsan/${t##*/}" "$t" --count 100
 done
 
+section "benchmark mode, on a tiny run"
+bench_log=$logs/bench.log
+"$SRC/scripts/bench.sh" -b "$build/tests" -o "$results" -r 3 -c 20 -t self_ipi_test \
+	-- -v 'x2apic_icr_sti_hlt,overhead' >"$bench_log" 2>&1
+rc=$?
+bench=$(find "$results" -maxdepth 1 -name 'bench-*' | head -n 1)
+check "bench: exit 0 and three runs" test "$rc" -eq 0 -a "$(find "$bench" -name run.json | wc -l)" -eq 3
+check "bench: summary has both variants, 3 runs each, min <= median <= max" jq_holds \
+	'[.variants[] | .iteration_p50_cycles | .runs == 3 and .min <= .median and .median <= .max]
+	 | length == 2 and all' "$bench/summary.json"
+check "bench: the overhead variant gives the instrument's cost and no latency" jq_holds \
+	'.instrument_overhead_cycles.median > 0 and
+	 ([.variants[] | select(.variant == "overhead")][0].latency_p50_cycles.runs == 0)' \
+	"$bench/summary.json"
+check "bench: summary.txt is a table" grep -q '^self_ipi_test/x2apic_icr_sti_hlt ' "$bench/summary.txt"
+
 section "negative controls: real faults the accounting must catch"
 clean='.counts.lost == 0 and .counts.duplicate == 0 and .counts.spurious == 0'
 # name | test | expected exit | jq condition on the variant | test arguments
