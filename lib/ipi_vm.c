@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -28,7 +29,7 @@ struct vcpu_thread {
 	struct ipi_vm *ivm;
 	struct kvm_vcpu *vcpu;
 	pthread_t thread;
-	bool done;
+	sem_t *exited;
 };
 
 static uint64_t now_ms(void)
@@ -205,7 +206,7 @@ static void *vcpu_thread_main(void *arg)
 		}
 	}
 out:
-	WRITE_ONCE(t->done, true);
+	sem_post(t->exited);
 	return NULL;
 }
 
@@ -226,17 +227,6 @@ static uint64_t total_progress(const struct ipi_vm *ivm)
 	return sum;
 }
 
-static bool all_done(struct vcpu_thread *threads, unsigned int n)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		if (!READ_ONCE(threads[i].done))
-			return false;
-	}
-	return true;
-}
-
 /* Force every vCPU out of KVM_RUN for good. */
 static void abort_run(struct ipi_vm *ivm, struct vcpu_thread *threads)
 {
@@ -255,15 +245,29 @@ static void abort_run(struct ipi_vm *ivm, struct vcpu_thread *threads)
  * nothing moves for stall_ms, send every vCPU a wake-up MSI on the
  * harness's own vector, and after IPI_MAX_WAKES of those, stop the run.
  */
-static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads)
+static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exited)
 {
 	uint64_t last = total_progress(ivm), last_change = now_ms();
-	unsigned int i;
+	/*
+	 * Seldom: each wake-up of this thread can preempt a vCPU, and on some
+	 * hosts that exit is what delivers a pending interrupt.  A vCPU
+	 * thread's exit wakes it at once.
+	 */
+	uint64_t period_ms = ivm->stall_ms < 1000 ? ivm->stall_ms / 10 : 100;
+	unsigned int i, running = ivm->nr_vcpus;
 
-	while (!all_done(threads, ivm->nr_vcpus)) {
+	while (running) {
+		struct timespec deadline;
 		uint64_t progress;
 
-		usleep(1000);
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_nsec += period_ms * 1000000;
+		deadline.tv_sec += deadline.tv_nsec / 1000000000;
+		deadline.tv_nsec %= 1000000000;
+		if (!sem_timedwait(exited, &deadline)) {
+			running--;
+			continue;
+		}
 		progress = total_progress(ivm);
 		if (progress != last) {
 			last = progress;
@@ -302,20 +306,24 @@ void ipi_vm_run(struct ipi_vm *ivm)
 	struct vcpu_thread threads[IPI_MAX_VCPUS] = {};
 	struct sigaction sa = { .sa_handler = kick_handler };
 	unsigned int i;
+	sem_t exited;
 
 	/* No SA_RESTART: the kick must make KVM_RUN return EINTR. */
 	sigaction(IPI_KICK_SIGNAL, &sa, NULL);
+	sem_init(&exited, 0, 0);
 
 	for (i = 0; i < ivm->nr_vcpus; i++) {
 		threads[i].ivm = ivm;
 		threads[i].vcpu = ivm->vcpus[i];
+		threads[i].exited = &exited;
 		pthread_create(&threads[i].thread, NULL, vcpu_thread_main, &threads[i]);
 		if (ivm->pin)
 			pin_thread(threads[i].thread, i);
 	}
-	watchdog(ivm, threads);
+	watchdog(ivm, threads, &exited);
 	for (i = 0; i < ivm->nr_vcpus; i++)
 		pthread_join(threads[i].thread, NULL);
+	sem_destroy(&exited);
 
 	for (i = 0; i < ivm->nr_vcpus; i++)
 		ivm->stats_after[i] = kvm_stats_snapshot_vcpu(ivm->vcpus[i]);
