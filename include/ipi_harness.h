@@ -81,6 +81,7 @@ struct ipi_vcpu {
 	uint64_t missed_waits;		/* bounded waits that gave up */
 	uint64_t sends;			/* sends made by this vCPU, for fault_every */
 	uint64_t deliveries;		/* counted deliveries, for fault_every */
+	uint64_t faults_injected;	/* negative-control faults actually made */
 	uint64_t last_rx_tsc;
 	uint64_t last_rx_vector;
 	uint64_t progress;		/* heartbeat for the host watchdog */
@@ -104,6 +105,7 @@ struct ipi_guest_config {
 	struct ipi_vcpu *vcpus;		/* guest virtual address */
 	uint32_t stop;
 	uint32_t ready;			/* vCPUs past ipi_guest_init() */
+	uint32_t check_icr;
 };
 
 extern struct ipi_guest_config ipi_config;
@@ -177,6 +179,8 @@ struct ipi_vm {
 	uint64_t tsc_khz;
 	uint64_t stall_ms;
 	bool pin;
+	uint64_t migrate_us;
+	uint64_t migrations;
 	uint64_t wakes_sent;
 	bool stalled;			/* the watchdog had to wake the vCPUs */
 	bool aborted;			/* ... and finally stopped the run */

@@ -17,6 +17,8 @@ struct ipi_options {
 	uint64_t duration_s;		/* if set, send for this long instead */
 	unsigned int vcpus;
 	bool pin;			/* pin vCPU i's thread to host CPU i mod online CPUs */
+	uint64_t migrate_us;		/* move a random vCPU thread this often, if set */
+	bool check_icr;			/* read the ICR back after every send */
 	uint64_t delay_threshold_us;	/* latency above which a delivery is "delayed" */
 	bool fail_on_delayed;
 	uint64_t grace_ms;		/* how long a guest waits for a send to land */

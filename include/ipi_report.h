@@ -26,6 +26,7 @@ struct ipi_counts {
 	uint64_t late;		/* not taken at its architectural point */
 	uint64_t clock_skew;	/* handler TSC earlier than send TSC */
 	uint64_t missed_waits;
+	uint64_t faults_injected;	/* by a negative control, as the guest counted them */
 };
 
 struct ipi_verdict_policy {

@@ -90,13 +90,22 @@ bool ipi_guest_more(uint64_t iteration, uint64_t start_tsc)
 	return iteration <= ipi_config.count;
 }
 
+/* With --check-icr, the ICR must read back as written, busy bit aside. */
 void ipi_guest_write_icr(uint32_t dest, uint32_t low)
 {
 	if (this_ipi_vcpu()->x2apic) {
-		x2apic_write_reg(APIC_ICR, (uint64_t)dest << 32 | low);
+		uint64_t icr = (uint64_t)dest << 32 | low;
+
+		x2apic_write_reg(APIC_ICR, icr);
+		if (ipi_config.check_icr)
+			GUEST_ASSERT_EQ(x2apic_read_reg(APIC_ICR) & ~(uint64_t)APIC_ICR_BUSY, icr);
 	} else {
 		xapic_write_reg(APIC_ICR2, SET_APIC_DEST_FIELD(dest));
 		xapic_write_reg(APIC_ICR, low);
+		if (ipi_config.check_icr) {
+			GUEST_ASSERT_EQ(xapic_read_reg(APIC_ICR) & ~APIC_ICR_BUSY, low);
+			GUEST_ASSERT_EQ(xapic_read_reg(APIC_ICR2), SET_APIC_DEST_FIELD(dest));
+		}
 	}
 }
 
@@ -134,8 +143,10 @@ void ipi_guest_handler(struct ex_regs *regs)
 	bool fault = counted && fault_due(++self->deliveries);
 	uint64_t n = self->received[vector] + 1;
 
-	if (fault && ipi_config.fault == IPI_FAULT_DOUBLE_COUNT)
+	if (fault && ipi_config.fault == IPI_FAULT_DOUBLE_COUNT) {
+		self->faults_injected++;
 		n++;
+	}
 	WRITE_ONCE(self->received[vector], n);
 	self->last_rx_tsc = now;
 	self->last_rx_vector = vector;
@@ -145,8 +156,10 @@ void ipi_guest_handler(struct ex_regs *regs)
 
 	/* Only the first such delivery: one vector left in service is enough. */
 	if (fault && ipi_config.fault == IPI_FAULT_NO_EOI &&
-	    self->deliveries == ipi_config.fault_every)
+	    self->deliveries == ipi_config.fault_every) {
+		self->faults_injected++;
 		return;
+	}
 	t = rdtsc();
 	apic_write(self, APIC_EOI, 0);
 	lat_hist_record(&self->eoi, rdtsc() - t);
@@ -172,6 +185,7 @@ static void send_with_fault(ipi_send_fn send, uint32_t dest_index, uint8_t vecto
 	uint64_t end, before;
 	uint32_t spiv;
 
+	self->faults_injected++;
 	switch (ipi_config.fault) {
 	case IPI_FAULT_LOST:
 		/* A software-disabled APIC discards fixed interrupts (SDM 11.4.7.2). */
@@ -226,7 +240,10 @@ bool ipi_guest_fault_now(enum ipi_fault fault)
 	struct ipi_vcpu *self = this_ipi_vcpu();
 
 	self->sends++;
-	return ipi_config.fault == fault && fault_due(self->sends);
+	if (ipi_config.fault != fault || !fault_due(self->sends))
+		return false;
+	self->faults_injected++;
+	return true;
 }
 
 void ipi_guest_send(ipi_send_fn send, uint32_t dest_index, uint8_t vector)

@@ -48,6 +48,8 @@ void ipi_options_usage(FILE *f, const char *prog)
 		"  -D, --duration-s N        send for N seconds instead of --count sends\n"
 		"  -n, --vcpus N             vCPUs, where the test takes more than one\n"
 		"      --pin                 pin vCPU i's thread to host CPU i mod online CPUs\n"
+		"      --migrate-us N        every N us, move a random vCPU thread to a random CPU\n"
+		"      --check-icr           read the ICR back after every send (as xapic_ipi_test)\n"
 		"  -d, --delay-threshold-us N  latency above which a delivery counts as delayed (1000)\n"
 		"      --fail-on-delayed     delayed deliveries fail the variant (default: reported only)\n"
 		"  -g, --grace-ms N          how long a guest waits for an interrupt to arrive (500)\n"
@@ -90,13 +92,18 @@ static int parse_fault(const char *s, enum ipi_fault *fault)
 	return -1;
 }
 
-enum { OPT_FAIL_ON_DELAYED = 256, OPT_STALL, OPT_FAULT, OPT_FAULT_EVERY, OPT_PIN };
+enum {
+	OPT_FAIL_ON_DELAYED = 256, OPT_STALL, OPT_FAULT, OPT_FAULT_EVERY, OPT_PIN,
+	OPT_MIGRATE, OPT_CHECK_ICR,
+};
 
 static const struct option long_options[] = {
 	{ "count",		required_argument, NULL, 'c' },
 	{ "duration-s",		required_argument, NULL, 'D' },
 	{ "vcpus",		required_argument, NULL, 'n' },
 	{ "pin",		no_argument,	   NULL, OPT_PIN },
+	{ "migrate-us",		required_argument, NULL, OPT_MIGRATE },
+	{ "check-icr",		no_argument,	   NULL, OPT_CHECK_ICR },
 	{ "delay-threshold-us",	required_argument, NULL, 'd' },
 	{ "fail-on-delayed",	no_argument,	   NULL, OPT_FAIL_ON_DELAYED },
 	{ "grace-ms",		required_argument, NULL, 'g' },
@@ -140,6 +147,13 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 			break;
 		case OPT_PIN:
 			o->pin = true;
+			break;
+		case OPT_MIGRATE:
+			if (parse_u64(optarg, 10, 10ULL * 1000 * 1000, &o->migrate_us))
+				BAD("--migrate-us: '%s' is not a number from 10 to 10000000", optarg);
+			break;
+		case OPT_CHECK_ICR:
+			o->check_icr = true;
 			break;
 		case 'd':
 			if (parse_u64(optarg, 1, 10ULL * 1000 * 1000, &o->delay_threshold_us))
@@ -190,6 +204,8 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 	}
 	if (optind < argc)
 		BAD("unexpected argument '%s'", argv[optind]);
+	if (o->pin && o->migrate_us)
+		BAD("--pin and --migrate-us contradict each other");
 	/* The watchdog must not kill a run that is merely long. */
 	if (o->duration_s && o->duration_s + 30 > o->timeout_s)
 		BAD("--duration-s %llu needs --timeout-s of at least %llu",

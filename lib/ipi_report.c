@@ -93,6 +93,7 @@ static void collect(struct ipi_vm *ivm, struct run_totals *t)
 		t->counts.late += rec->late;
 		t->counts.clock_skew += rec->clock_skew;
 		t->counts.missed_waits += rec->missed_waits;
+		t->counts.faults_injected += rec->faults_injected;
 		lat_hist_merge(&t->latency, &rec->latency);
 		lat_hist_merge(&t->iteration, &rec->iteration);
 		lat_hist_merge(&t->eoi, &rec->eoi);
@@ -118,6 +119,7 @@ static void write_counts(struct json_writer *w, const struct ipi_counts *c)
 	json_u64(w, "late", c->late);
 	json_u64(w, "clock_skew", c->clock_skew);
 	json_u64(w, "missed_waits", c->missed_waits);
+	json_u64(w, "faults_injected", c->faults_injected);
 	json_end_object(w);
 }
 
@@ -238,6 +240,8 @@ static void write_params(struct json_writer *w, const struct ipi_vm *ivm,
 	json_bool(w, "pinned", ivm->pin);
 	json_u64(w, "host_cpus", cpus);
 	json_bool(w, "overcommit", ivm->nr_vcpus > cpus);
+	json_u64(w, "migrate_us", ivm->migrate_us);
+	json_bool(w, "check_icr", o->check_icr);
 	json_u64(w, "count", o->count);
 	json_u64(w, "duration_s", o->duration_s);
 	json_u64(w, "delay_threshold_us", o->delay_threshold_us);
@@ -315,6 +319,7 @@ int ipi_vm_report(struct ipi_vm *ivm, const struct ipi_options *opts,
 	json_string(w, "fail_reason", verdict == KSFT_PASS ? NULL : why);
 	json_string(w, "known_issue", issue ? issue->what : NULL);
 	json_u64(w, "wakes", ivm->wakes_sent);
+	json_u64(w, "migrations", ivm->migrations);
 	json_bool(w, "aborted", ivm->aborted);
 	write_summary(w, "latency", &t.latency, ivm->tsc_khz);
 	write_summary(w, "iteration", &t.iteration, ivm->tsc_khz);

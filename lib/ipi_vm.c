@@ -111,6 +111,7 @@ static void init_guest_config(struct ipi_vm *ivm, vm_vaddr_t records,
 	cfg->fault = opts->fault;
 	cfg->fault_every = opts->fault_every;
 	cfg->vcpus = (struct ipi_vcpu *)records;
+	cfg->check_icr = opts->check_icr;
 	ivm->config = cfg;
 }
 
@@ -130,6 +131,7 @@ struct ipi_vm *ipi_vm_create(unsigned int nr_vcpus, void *guest_code,
 	ivm->nr_vcpus = nr_vcpus;
 	ivm->stall_ms = opts->stall_ms;
 	ivm->pin = opts->pin;
+	ivm->migrate_us = opts->migrate_us;
 	ivm->vm = __vm_create_with_vcpus(VM_SHAPE_DEFAULT, nr_vcpus,
 					 nr_vcpus * rec_pages + 16, guest_code, ivm->vcpus);
 	ivm->tsc_khz = __vcpu_ioctl(ivm->vcpus[0], KVM_GET_TSC_KHZ, NULL);
@@ -301,10 +303,39 @@ static void pin_thread(pthread_t thread, unsigned int i)
 	TEST_ASSERT(!r, "Pinning vCPU %u to CPU %ld: %s", i, i % cpus, strerror(r));
 }
 
+struct migrator {
+	struct ipi_vm *ivm;
+	struct vcpu_thread *threads;
+	bool stop;
+};
+
+/* As xapic_ipi_test -m: random vCPU threads to random host CPUs. */
+static void *migrator_main(void *arg)
+{
+	struct migrator *m = arg;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int seed = getpid();
+	cpu_set_t set;
+
+	while (!READ_ONCE(m->stop)) {
+		unsigned int i = rand_r(&seed) % m->ivm->nr_vcpus;
+
+		usleep(m->ivm->migrate_us);
+		CPU_ZERO(&set);
+		CPU_SET(rand_r(&seed) % cpus, &set);
+		/* A thread that already exited is simply not moved. */
+		if (!pthread_setaffinity_np(m->threads[i].thread, sizeof(set), &set))
+			m->ivm->migrations++;
+	}
+	return NULL;
+}
+
 void ipi_vm_run(struct ipi_vm *ivm)
 {
 	struct vcpu_thread threads[IPI_MAX_VCPUS] = {};
 	struct sigaction sa = { .sa_handler = kick_handler };
+	struct migrator m = { .ivm = ivm, .threads = threads };
+	pthread_t migrator;
 	unsigned int i;
 	sem_t exited;
 
@@ -320,7 +351,13 @@ void ipi_vm_run(struct ipi_vm *ivm)
 		if (ivm->pin)
 			pin_thread(threads[i].thread, i);
 	}
+	if (ivm->migrate_us)
+		pthread_create(&migrator, NULL, migrator_main, &m);
 	watchdog(ivm, threads, &exited);
+	if (ivm->migrate_us) {
+		WRITE_ONCE(m.stop, true);
+		pthread_join(migrator, NULL);
+	}
 	for (i = 0; i < ivm->nr_vcpus; i++)
 		pthread_join(threads[i].thread, NULL);
 	sem_destroy(&exited);

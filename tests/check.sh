@@ -125,6 +125,8 @@ else
 		"(.totals.fail > 0) == ($rc == 1)" "$results/suite/run.json"
 fi
 ktap_results "4 vCPUs pinned, overcommitted" "$build/tests/cross_vcpu_ipi_test" --vcpus 4 --pin --count 100
+ktap_results "4 vCPUs migrating, ICR read back" "$build/tests/cross_vcpu_ipi_test" --vcpus 4 \
+	--migrate-us 500 --check-icr --count 100 -v '*_stream_*,*_pingpong_*,*_allinc_*'
 for t in "$build"/san/tests/*_test; do
 	ktap_results "asan+ubsan/${t##*/}" "$t" --count 100
 done
@@ -151,28 +153,29 @@ clean='.counts.lost == 0 and .counts.duplicate == 0 and .counts.spurious == 0'
 # | optional: a jq condition under which the fault cannot happen on this
 # host, and why (for no_eoi: a host that keeps no in-service bit, as
 # kvm_pvm, where the ISR reads 0 inside the handler, delivers the vector
-# again without its EOI).  20 sends, a fault on every 5th: exactly 4 bad
-# interrupts; with no_eoi the 10th delivery is never EOI'd and the 10 sends
-# after it can never be delivered.  The cross-vCPU stream also counts the
-# final "done" kick: 21 sends, and the receiver's 5th, 10th, ... delivery.
+# again without its EOI).  The guest counts the faults it really made
+# (counts.faults_injected); each must be caught as exactly that fault.  20
+# sends with a fault on every 5th make 4; with no_eoi the 10th delivery is
+# never EOI'd and the 10 sends after it can never be delivered.
 self='self_ipi_test|1'
 cross='cross_vcpu_ipi_test|1'
 sti_hlt='-v x2apic_icr_sti_hlt --fault-every 5'
 stream='-v x2apic_stream_physical_halt --fault-every 5'
+made='.counts.faults_injected'
 no_isr=".counts.lost == 0 and .counts.received == .counts.sent and .eoi.count < .counts.received|the vector was delivered again without its EOI (no in-service bit kept)"
 controls=(
-	"lost|$self|.status == \"fail\" and .counts.lost == 4 and .counts.duplicate == 0|$sti_hlt --fault lost"
-	"phantom|$self|.status == \"fail\" and .counts.lost == 4 and .counts.duplicate == 0|$sti_hlt --fault phantom"
-	"duplicate|$self|.status == \"fail\" and .counts.duplicate == 4 and .counts.lost == 0|$sti_hlt --fault duplicate"
-	"double_count|$self|.status == \"fail\" and .counts.duplicate == 4 and .counts.lost == 0|$sti_hlt --fault double_count"
-	"spurious|$self|.status == \"fail\" and .counts.spurious == 4 and .counts.lost == 0|$sti_hlt --fault spurious"
-	"delayed-strict|$self|.status == \"fail\" and .counts.delayed >= 4 and $clean|$sti_hlt --fault delayed --fail-on-delayed"
-	"delayed-report|self_ipi_test|0|.status == \"pass\" and .counts.delayed >= 4 and $clean|$sti_hlt --fault delayed"
-	"no_eoi|$self|.status == \"fail\" and .counts.lost == 10 and .counts.duplicate == 0|-v x2apic_icr_sti_hlt --fault-every 10 --fault no_eoi|$no_isr"
-	"lost-not-excused-by-known-issue|$self|.status == \"fail\" and .known_issue == null and .counts.lost == 4|-v x2apic_icr_sti_nop --fault-every 5 --fault lost"
-	"cross-phantom|$cross|.status == \"fail\" and .counts.lost == 4 and .counts.duplicate == 0|$stream --fault phantom"
-	"cross-double_count|$cross|.status == \"fail\" and .counts.duplicate == 4 and .counts.lost == 0|$stream --fault double_count"
-	"cross-no_eoi|$cross|.status == \"fail\" and .counts.lost > 0 and .counts.duplicate == 0|$stream --fault no_eoi|$no_isr"
+	"lost|$self|.status == \"fail\" and $made == 4 and .counts.lost == 4 and .counts.duplicate == 0|$sti_hlt --fault lost"
+	"phantom|$self|.status == \"fail\" and $made == 4 and .counts.lost == 4 and .counts.duplicate == 0|$sti_hlt --fault phantom"
+	"duplicate|$self|.status == \"fail\" and $made == 4 and .counts.duplicate == 4 and .counts.lost == 0|$sti_hlt --fault duplicate"
+	"double_count|$self|.status == \"fail\" and $made == 4 and .counts.duplicate == 4 and .counts.lost == 0|$sti_hlt --fault double_count"
+	"spurious|$self|.status == \"fail\" and $made == 4 and .counts.spurious == 4 and .counts.lost == 0|$sti_hlt --fault spurious"
+	"delayed-strict|$self|.status == \"fail\" and $made == 4 and .counts.delayed >= 4 and $clean|$sti_hlt --fault delayed --fail-on-delayed"
+	"delayed-report|self_ipi_test|0|.status == \"pass\" and $made == 4 and .counts.delayed >= 4 and $clean|$sti_hlt --fault delayed"
+	"no_eoi|$self|.status == \"fail\" and $made == 1 and .counts.lost == 10 and .counts.duplicate == 0|-v x2apic_icr_sti_hlt --fault-every 10 --fault no_eoi|$no_isr"
+	"lost-not-excused-by-known-issue|$self|.status == \"fail\" and .known_issue == null and $made == 4 and .counts.lost == 4|-v x2apic_icr_sti_nop --fault-every 5 --fault lost"
+	"cross-phantom|$cross|.status == \"fail\" and $made > 0 and .counts.lost == $made and .counts.duplicate == 0|$stream --fault phantom"
+	"cross-double_count|$cross|.status == \"fail\" and $made > 0 and .counts.duplicate == $made and .counts.lost == 0|$stream --fault double_count"
+	"cross-no_eoi|$cross|.status == \"fail\" and $made == 1 and .counts.lost > 0 and .counts.duplicate == 0|$stream --fault no_eoi|$no_isr"
 )
 
 # One control: its variant must exit as expected with the counts in its JSON.
@@ -188,7 +191,7 @@ negative_control() {
 		>"$logs/fault-$name.log" 2>&1
 	rc=$?
 	if [ "$rc" -eq "$want" ] && jq_holds ".variants[0] | $cond" "$json"; then
-		ok "fault $name: exit $rc, $(jq -c '.variants[0].counts | {lost, duplicate, spurious, delayed}' "$json")"
+		ok "fault $name: exit $rc, $(jq -c '.variants[0].counts | {faults_injected, lost, duplicate, spurious, delayed}' "$json")"
 	elif [ -n "$na_cond" ] && jq_holds ".variants[0] | $na_cond" "$json"; then
 		skip "fault $name: cannot happen on $(jq -r .host.kvm_vendor_module "$json"): $na_why"
 	else

@@ -40,7 +40,7 @@ TEST(good_values)
 	ASSERT_EQ(0, PARSE(&o, err, "--count", "5", "-d", "250", "--fail-on-delayed",
 			   "--fault", "lost", "--fault-every", "3", "-v", "x2apic_*",
 			   "-o", "/tmp", "--grace-ms", "20", "--stall-ms", "100", "-T", "90",
-			   "--vcpus", "8", "--pin", "-D", "60"));
+			   "--vcpus", "8", "--pin", "-D", "60", "--check-icr"));
 	EXPECT_EQ(5, o.count);
 	EXPECT_EQ(250, o.delay_threshold_us);
 	EXPECT_TRUE(o.fail_on_delayed);
@@ -54,6 +54,7 @@ TEST(good_values)
 	EXPECT_EQ(8, o.vcpus);
 	EXPECT_TRUE(o.pin);
 	EXPECT_EQ(60, o.duration_s);
+	EXPECT_TRUE(o.check_icr);
 }
 
 TEST(environment_gives_results_dir)
@@ -92,6 +93,9 @@ TEST(bad_values_are_refused)
 	EXPECT_EQ(-1, PARSE(&o, err, "--vcpus", "1"));
 	EXPECT_NE(NULL, strstr(err, "from 2 to 8"));
 	EXPECT_EQ(-1, PARSE(&o, err, "--vcpus", "9"));
+	EXPECT_EQ(-1, PARSE(&o, err, "--pin", "--migrate-us", "100"));
+	EXPECT_NE(NULL, strstr(err, "contradict"));
+	EXPECT_EQ(-1, PARSE(&o, err, "--migrate-us", "5"));
 	/* A duration the watchdog would cut short. */
 	EXPECT_EQ(-1, PARSE(&o, err, "--duration-s", "90"));
 	EXPECT_NE(NULL, strstr(err, "--timeout-s"));
