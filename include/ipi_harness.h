@@ -18,6 +18,7 @@
 #ifndef IPI_HARNESS_H
 #define IPI_HARNESS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,6 +32,10 @@
 #define IPI_WAKE_VECTOR		0xfe
 /* For tests: a counted IPI that tells a halted receiver the senders are done. */
 #define IPI_DONE_VECTOR		0xfd
+
+/* Guest exits to userspace that the vCPU threads take as churn, not errors. */
+#define IPI_CHURN_PORT		0x7e
+#define IPI_CHURN_GPA		0xc0000000ull
 
 #define X2APIC_SELF_IPI		0x3f0
 /* Not in every kernel's selftests apic.h. */
@@ -84,6 +89,8 @@ struct ipi_vcpu {
 	uint64_t faults_injected;	/* negative-control faults actually made */
 	uint64_t last_rx_tsc;
 	uint64_t last_rx_vector;
+	uint64_t max_latency[IPI_NR_VECTORS];
+	uint32_t delayed_by_vector[IPI_NR_VECTORS];
 	uint64_t progress;		/* heartbeat for the host watchdog */
 	struct lat_hist latency;	/* send TSC to handler entry */
 	struct lat_hist iteration;	/* one test iteration, as the test defines it */
@@ -106,6 +113,7 @@ struct ipi_guest_config {
 	uint32_t stop;
 	uint32_t ready;			/* vCPUs past ipi_guest_init() */
 	uint32_t check_icr;
+	uint32_t host_done;		/* host injectors have sent everything */
 };
 
 extern struct ipi_guest_config ipi_config;
@@ -152,6 +160,7 @@ void ipi_guest_drain(void);
 void ipi_guest_eoi(void);
 void ipi_guest_handler(struct ex_regs *regs);
 bool ipi_guest_should_stop(void);
+bool ipi_guest_host_done(void);
 bool ipi_guest_more(uint64_t iteration, uint64_t start_tsc);
 void ipi_guest_wait_all_ready(void);
 void ipi_guest_write_icr(uint32_t dest, uint32_t low);
@@ -168,6 +177,8 @@ struct kvm_stats_snapshot;
 
 struct ipi_options;
 
+struct json_writer;
+
 struct ipi_vm {
 	struct kvm_vm *vm;
 	unsigned int nr_vcpus;
@@ -181,11 +192,27 @@ struct ipi_vm {
 	bool pin;
 	uint64_t migrate_us;
 	uint64_t migrations;
+	uint64_t kick_us;		/* signal vCPU threads out of KVM_RUN this often */
+	uint64_t kicks;
+	unsigned int busy_threads;	/* host threads competing for the CPUs */
+	int64_t halt_poll_ns;		/* -1: KVM's default */
+	uint64_t progress_s;		/* print a progress line this often, 0: never */
+	/* Per vCPU: guest exits to userspace, and the TSC of the latest. */
+	uint64_t exits[IPI_MAX_VCPUS];
+	uint64_t exit_tsc[IPI_MAX_VCPUS];
+	uint64_t host_missed_waits;	/* host senders that skipped a busy vector */
+	pthread_t *threads;		/* the vCPU threads, while ipi_vm_run() runs */
+	uint64_t host_faults_injected;
 	uint64_t wakes_sent;
 	bool stalled;			/* the watchdog had to wake the vCPUs */
 	bool aborted;			/* ... and finally stopped the run */
 	struct kvm_stats_snapshot *stats_before[IPI_MAX_VCPUS];
 	struct kvm_stats_snapshot *stats_after[IPI_MAX_VCPUS];
+
+	/* A test's own host-side state, its part of the results, and its end. */
+	void *extra;
+	void (*report_extra)(struct ipi_vm *ivm, struct json_writer *w);
+	void (*free_extra)(struct ipi_vm *ivm);
 };
 
 struct ipi_vm *ipi_vm_create(unsigned int nr_vcpus, void *guest_code,
@@ -193,7 +220,11 @@ struct ipi_vm *ipi_vm_create(unsigned int nr_vcpus, void *guest_code,
 void ipi_vm_run(struct ipi_vm *ivm);
 void ipi_vm_free(struct ipi_vm *ivm);
 
+void ipi_host_stamp(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
+bool ipi_host_vector_free(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
 int __ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
+void ipi_host_kick_vcpus(struct ipi_vm *ivm);
+void ipi_host_wait_guest_ready(struct ipi_vm *ivm);
 void ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
 
 /* Re-measure every vCPU's guest TSC offset, e.g. after a guest TSC write. */

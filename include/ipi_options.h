@@ -19,6 +19,10 @@ struct ipi_options {
 	bool pin;			/* pin vCPU i's thread to host CPU i mod online CPUs */
 	uint64_t migrate_us;		/* move a random vCPU thread this often, if set */
 	bool check_icr;			/* read the ICR back after every send */
+	uint64_t kick_us;		/* signal vCPU threads out of KVM_RUN this often */
+	unsigned int busy_threads;	/* host threads spinning beside the vCPUs */
+	int64_t halt_poll_ns;		/* KVM_CAP_HALT_POLL; -1 leaves KVM's default */
+	uint64_t progress_s;		/* progress line interval; 0: 10 s with -D, else none */
 	uint64_t delay_threshold_us;	/* latency above which a delivery is "delayed" */
 	bool fail_on_delayed;
 	uint64_t grace_ms;		/* how long a guest waits for a send to land */

@@ -55,6 +55,11 @@ bool ipi_guest_should_stop(void)
 	return READ_ONCE(ipi_config.stop);
 }
 
+bool ipi_guest_host_done(void)
+{
+	return READ_ONCE(ipi_config.host_done) || ipi_guest_should_stop();
+}
+
 struct ipi_vcpu *ipi_guest_init(bool x2apic)
 {
 	struct ipi_vcpu *self = this_ipi_vcpu();
@@ -122,9 +127,13 @@ static void account_latency(struct ipi_vcpu *self, uint8_t vector, uint64_t now,
 		latency = now - sent_tsc;
 	}
 	lat_hist_record(&self->latency, latency);
+	if (latency > self->max_latency[vector])
+		self->max_latency[vector] = latency;
 	self->late_pending[vector] = 0;
-	if (late || latency > ipi_config.delay_threshold)
+	if (late || latency > ipi_config.delay_threshold) {
 		self->delayed++;
+		self->delayed_by_vector[vector]++;
+	}
 }
 
 /*

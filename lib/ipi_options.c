@@ -35,6 +35,7 @@ void ipi_options_init(struct ipi_options *o, uint64_t default_count,
 	o->stall_ms = 1000;
 	o->timeout_s = 100;
 	o->fault_every = 1000;
+	o->halt_poll_ns = -1;
 	o->results_dir = getenv("IPI_RESULTS_DIR");
 	if (o->results_dir && !*o->results_dir)
 		o->results_dir = NULL;
@@ -50,6 +51,10 @@ void ipi_options_usage(FILE *f, const char *prog)
 		"      --pin                 pin vCPU i's thread to host CPU i mod online CPUs\n"
 		"      --migrate-us N        every N us, move a random vCPU thread to a random CPU\n"
 		"      --check-icr           read the ICR back after every send (as xapic_ipi_test)\n"
+		"      --kick-us N           every N us, signal the vCPU threads out of KVM_RUN\n"
+		"      --busy-threads N      host threads spinning beside the vCPUs\n"
+		"      --halt-poll-ns N      the VM's halt polling (KVM_CAP_HALT_POLL), 0 for none\n"
+		"      --progress-s N        print counts so far every N s (default with -D: 10)\n"
 		"  -d, --delay-threshold-us N  latency above which a delivery counts as delayed (1000)\n"
 		"      --fail-on-delayed     delayed deliveries fail the variant (default: reported only)\n"
 		"  -g, --grace-ms N          how long a guest waits for an interrupt to arrive (500)\n"
@@ -94,7 +99,7 @@ static int parse_fault(const char *s, enum ipi_fault *fault)
 
 enum {
 	OPT_FAIL_ON_DELAYED = 256, OPT_STALL, OPT_FAULT, OPT_FAULT_EVERY, OPT_PIN,
-	OPT_MIGRATE, OPT_CHECK_ICR,
+	OPT_MIGRATE, OPT_CHECK_ICR, OPT_KICK, OPT_BUSY, OPT_HALT_POLL, OPT_PROGRESS,
 };
 
 static const struct option long_options[] = {
@@ -104,6 +109,10 @@ static const struct option long_options[] = {
 	{ "pin",		no_argument,	   NULL, OPT_PIN },
 	{ "migrate-us",		required_argument, NULL, OPT_MIGRATE },
 	{ "check-icr",		no_argument,	   NULL, OPT_CHECK_ICR },
+	{ "kick-us",		required_argument, NULL, OPT_KICK },
+	{ "busy-threads",	required_argument, NULL, OPT_BUSY },
+	{ "halt-poll-ns",	required_argument, NULL, OPT_HALT_POLL },
+	{ "progress-s",		required_argument, NULL, OPT_PROGRESS },
 	{ "delay-threshold-us",	required_argument, NULL, 'd' },
 	{ "fail-on-delayed",	no_argument,	   NULL, OPT_FAIL_ON_DELAYED },
 	{ "grace-ms",		required_argument, NULL, 'g' },
@@ -154,6 +163,24 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 			break;
 		case OPT_CHECK_ICR:
 			o->check_icr = true;
+			break;
+		case OPT_KICK:
+			if (parse_u64(optarg, 10, 10ULL * 1000 * 1000, &o->kick_us))
+				BAD("--kick-us: '%s' is not a number from 10 to 10000000", optarg);
+			break;
+		case OPT_BUSY:
+			if (parse_u64(optarg, 0, 64, &n))
+				BAD("--busy-threads: '%s' is not a number from 0 to 64", optarg);
+			o->busy_threads = n;
+			break;
+		case OPT_HALT_POLL:
+			if (parse_u64(optarg, 0, 100ULL * 1000 * 1000, &n))
+				BAD("--halt-poll-ns: '%s' is not a number from 0 to 100000000", optarg);
+			o->halt_poll_ns = n;
+			break;
+		case OPT_PROGRESS:
+			if (parse_u64(optarg, 1, 24 * 3600, &o->progress_s))
+				BAD("--progress-s: '%s' is not a number from 1 to 86400", optarg);
 			break;
 		case 'd':
 			if (parse_u64(optarg, 1, 10ULL * 1000 * 1000, &o->delay_threshold_us))
@@ -206,6 +233,8 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 		BAD("unexpected argument '%s'", argv[optind]);
 	if (o->pin && o->migrate_us)
 		BAD("--pin and --migrate-us contradict each other");
+	if (o->duration_s && !o->progress_s)
+		o->progress_s = 10;
 	/* The watchdog must not kill a run that is merely long. */
 	if (o->duration_s && o->duration_s + 30 > o->timeout_s)
 		BAD("--duration-s %llu needs --timeout-s of at least %llu",

@@ -19,6 +19,7 @@
 
 #include "ipi_harness.h"
 #include "ipi_options.h"
+#include "kselftest.h"
 #include "kvm_stats_snapshot.h"
 
 /* Wake-ups the watchdog tries before it gives up on a stalled run. */
@@ -132,6 +133,10 @@ struct ipi_vm *ipi_vm_create(unsigned int nr_vcpus, void *guest_code,
 	ivm->stall_ms = opts->stall_ms;
 	ivm->pin = opts->pin;
 	ivm->migrate_us = opts->migrate_us;
+	ivm->kick_us = opts->kick_us;
+	ivm->busy_threads = opts->busy_threads;
+	ivm->halt_poll_ns = opts->halt_poll_ns;
+	ivm->progress_s = opts->progress_s;
 	ivm->vm = __vm_create_with_vcpus(VM_SHAPE_DEFAULT, nr_vcpus,
 					 nr_vcpus * rec_pages + 16, guest_code, ivm->vcpus);
 	ivm->tsc_khz = __vcpu_ioctl(ivm->vcpus[0], KVM_GET_TSC_KHZ, NULL);
@@ -139,6 +144,13 @@ struct ipi_vm *ipi_vm_create(unsigned int nr_vcpus, void *guest_code,
 
 	/* The xAPIC page, for tests that use MMIO rather than x2APIC MSRs. */
 	virt_pg_map(ivm->vm, APIC_DEFAULT_GPA, APIC_DEFAULT_GPA);
+	/* No memslot behind it: every access exits to userspace. */
+	virt_pg_map(ivm->vm, IPI_CHURN_GPA, IPI_CHURN_GPA);
+
+	if (ivm->halt_poll_ns >= 0) {
+		__TEST_REQUIRE(kvm_has_cap(KVM_CAP_HALT_POLL), "KVM_CAP_HALT_POLL not supported");
+		vm_enable_cap(ivm->vm, KVM_CAP_HALT_POLL, ivm->halt_poll_ns);
+	}
 
 	records = vm_vaddr_alloc(ivm->vm, nr_vcpus * sizeof(struct ipi_vcpu),
 				 KVM_UTIL_MIN_VADDR);
@@ -155,6 +167,23 @@ struct ipi_vm *ipi_vm_create(unsigned int nr_vcpus, void *guest_code,
 	return ivm;
 }
 
+/* Count a host send to @dest_index on @vector, stamped in the guest's TSC timeline. */
+void ipi_host_stamp(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector)
+{
+	struct ipi_tx_slot *slot = &ivm->rec[dest_index]->tx[vector];
+
+	WRITE_ONCE(slot->tsc, host_tsc_to_guest(ivm, dest_index, rdtsc()));
+	__atomic_fetch_add(&slot->sent, 1, __ATOMIC_RELEASE);
+}
+
+/* Has the guest taken every send of @vector to @dest_index so far? */
+bool ipi_host_vector_free(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector)
+{
+	const struct ipi_vcpu *rec = ivm->rec[dest_index];
+
+	return READ_ONCE(rec->received[vector]) >= READ_ONCE(rec->tx[vector].sent);
+}
+
 /* Fixed, edge-triggered MSI to the vCPU's APIC ID, which KVM makes its index. */
 int __ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector)
 {
@@ -162,10 +191,8 @@ int __ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vec
 		.address_lo = APIC_DEFAULT_GPA | (dest_index << 12),
 		.data = vector,
 	};
-	struct ipi_tx_slot *slot = &ivm->rec[dest_index]->tx[vector];
 
-	WRITE_ONCE(slot->tsc, host_tsc_to_guest(ivm, dest_index, rdtsc()));
-	__atomic_fetch_add(&slot->sent, 1, __ATOMIC_RELEASE);
+	ipi_host_stamp(ivm, dest_index, vector);
 	return __vm_ioctl(ivm->vm, KVM_SIGNAL_MSI, &msi);
 }
 
@@ -178,6 +205,29 @@ void ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vect
 		    dest_index, vector, r, errno);
 }
 
+/* Wait, at most 10 s, for every vCPU to have enabled its APIC. */
+void ipi_host_wait_guest_ready(struct ipi_vm *ivm)
+{
+	uint64_t deadline = now_ms() + 10000;
+
+	while (READ_ONCE(ivm->config->ready) < ivm->nr_vcpus) {
+		TEST_ASSERT(now_ms() < deadline && !READ_ONCE(ivm->config->stop),
+			    "vCPUs not ready after 10 s: %u of %u",
+			    READ_ONCE(ivm->config->ready), ivm->nr_vcpus);
+		usleep(100);
+	}
+}
+
+/* Take the vCPU's exit to userspace as churn if it is one of ours. */
+static bool churn_exit(struct kvm_run *run)
+{
+	if (run->exit_reason == KVM_EXIT_IO)
+		return run->io.port == IPI_CHURN_PORT;
+	if (run->exit_reason == KVM_EXIT_MMIO)
+		return (run->mmio.phys_addr & ~0xfffull) == IPI_CHURN_GPA;
+	return false;
+}
+
 static void *vcpu_thread_main(void *arg)
 {
 	struct vcpu_thread *t = arg;
@@ -187,12 +237,16 @@ static void *vcpu_thread_main(void *arg)
 
 	for (;;) {
 		r = __vcpu_run(vcpu);
+		WRITE_ONCE(t->ivm->exit_tsc[vcpu->id], rdtsc());
+		WRITE_ONCE(t->ivm->exits[vcpu->id], t->ivm->exits[vcpu->id] + 1);
 		if (r < 0 && errno == EINTR) {
 			if (READ_ONCE(t->ivm->config->stop))
 				break;
 			continue;
 		}
 		TEST_ASSERT(!r, KVM_IOCTL_ERROR(KVM_RUN, r));
+		if (churn_exit(vcpu->run))
+			continue;
 		assert_on_unhandled_exception(vcpu);
 
 		switch (get_ucall(vcpu, &uc)) {
@@ -247,6 +301,27 @@ static void abort_run(struct ipi_vm *ivm, struct vcpu_thread *threads)
  * nothing moves for stall_ms, send every vCPU a wake-up MSI on the
  * harness's own vector, and after IPI_MAX_WAKES of those, stop the run.
  */
+/* Soak runs: counts so far, at a steady interval. */
+static void print_progress(struct ipi_vm *ivm, uint64_t seconds)
+{
+	uint64_t sent = 0, received = 0, delayed = 0;
+	unsigned int i, v;
+
+	for (i = 0; i < ivm->nr_vcpus; i++) {
+		for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++) {
+			if (v == IPI_WAKE_VECTOR)
+				continue;
+			sent += READ_ONCE(ivm->rec[i]->tx[v].sent);
+			received += READ_ONCE(ivm->rec[i]->received[v]);
+		}
+		delayed += READ_ONCE(ivm->rec[i]->delayed);
+	}
+	ksft_print_msg("progress: %llus sent=%llu received=%llu in flight=%lld delayed=%llu wakes=%llu\n",
+		       (unsigned long long)seconds, (unsigned long long)sent,
+		       (unsigned long long)received, (long long)(sent - received),
+		       (unsigned long long)delayed, (unsigned long long)ivm->wakes_sent);
+}
+
 static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exited)
 {
 	uint64_t last = total_progress(ivm), last_change = now_ms();
@@ -256,6 +331,7 @@ static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exi
 	 * thread's exit wakes it at once.
 	 */
 	uint64_t period_ms = ivm->stall_ms < 1000 ? ivm->stall_ms / 10 : 100;
+	uint64_t start = now_ms(), next_progress = start + ivm->progress_s * 1000;
 	unsigned int i, running = ivm->nr_vcpus;
 
 	while (running) {
@@ -269,6 +345,10 @@ static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exi
 		if (!sem_timedwait(exited, &deadline)) {
 			running--;
 			continue;
+		}
+		if (ivm->progress_s && now_ms() >= next_progress) {
+			print_progress(ivm, (now_ms() - start) / 1000);
+			next_progress += ivm->progress_s * 1000;
 		}
 		progress = total_progress(ivm);
 		if (progress != last) {
@@ -303,7 +383,7 @@ static void pin_thread(pthread_t thread, unsigned int i)
 	TEST_ASSERT(!r, "Pinning vCPU %u to CPU %ld: %s", i, i % cpus, strerror(r));
 }
 
-struct migrator {
+struct churn {
 	struct ipi_vm *ivm;
 	struct vcpu_thread *threads;
 	bool stop;
@@ -312,31 +392,90 @@ struct migrator {
 /* As xapic_ipi_test -m: random vCPU threads to random host CPUs. */
 static void *migrator_main(void *arg)
 {
-	struct migrator *m = arg;
+	struct churn *c = arg;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned int seed = getpid();
 	cpu_set_t set;
 
-	while (!READ_ONCE(m->stop)) {
-		unsigned int i = rand_r(&seed) % m->ivm->nr_vcpus;
+	while (!READ_ONCE(c->stop)) {
+		unsigned int i = rand_r(&seed) % c->ivm->nr_vcpus;
 
-		usleep(m->ivm->migrate_us);
+		usleep(c->ivm->migrate_us);
 		CPU_ZERO(&set);
 		CPU_SET(rand_r(&seed) % cpus, &set);
 		/* A thread that already exited is simply not moved. */
-		if (!pthread_setaffinity_np(m->threads[i].thread, sizeof(set), &set))
-			m->ivm->migrations++;
+		if (!pthread_setaffinity_np(c->threads[i].thread, sizeof(set), &set))
+			c->ivm->migrations++;
 	}
 	return NULL;
+}
+
+/* Out of KVM_RUN with a signal, and straight back in. */
+static void *kicker_main(void *arg)
+{
+	struct churn *c = arg;
+	unsigned int i;
+
+	while (!READ_ONCE(c->stop)) {
+		usleep(c->ivm->kick_us);
+		for (i = 0; i < c->ivm->nr_vcpus; i++) {
+			if (!pthread_kill(c->threads[i].thread, IPI_KICK_SIGNAL))
+				c->ivm->kicks++;
+		}
+	}
+	return NULL;
+}
+
+static void *busy_main(void *arg)
+{
+	struct churn *c = arg;
+
+	while (!READ_ONCE(c->stop))
+		cpu_relax();
+	return NULL;
+}
+
+#define MAX_CHURN_THREADS	(2 + 64)
+
+static unsigned int start_churn(struct churn *c, pthread_t *tids)
+{
+	unsigned int n = 0, i;
+
+	if (c->ivm->migrate_us)
+		pthread_create(&tids[n++], NULL, migrator_main, c);
+	if (c->ivm->kick_us)
+		pthread_create(&tids[n++], NULL, kicker_main, c);
+	for (i = 0; i < c->ivm->busy_threads; i++)
+		pthread_create(&tids[n++], NULL, busy_main, c);
+	return n;
+}
+
+static void stop_churn(struct churn *c, pthread_t *tids, unsigned int n)
+{
+	WRITE_ONCE(c->stop, true);
+	while (n--)
+		pthread_join(tids[n], NULL);
+}
+
+/* The end of a run: every vCPU out of KVM_RUN and back in, and awake. */
+void ipi_host_kick_vcpus(struct ipi_vm *ivm)
+{
+	unsigned int i;
+
+	for (i = 0; i < ivm->nr_vcpus; i++) {
+		__ipi_host_send_msi(ivm, i, IPI_WAKE_VECTOR);
+		if (ivm->threads)
+			pthread_kill(ivm->threads[i], IPI_KICK_SIGNAL);
+	}
 }
 
 void ipi_vm_run(struct ipi_vm *ivm)
 {
 	struct vcpu_thread threads[IPI_MAX_VCPUS] = {};
 	struct sigaction sa = { .sa_handler = kick_handler };
-	struct migrator m = { .ivm = ivm, .threads = threads };
-	pthread_t migrator;
-	unsigned int i;
+	struct churn churn = { .ivm = ivm, .threads = threads };
+	pthread_t churn_tids[MAX_CHURN_THREADS], tids[IPI_MAX_VCPUS];
+	unsigned int i, nr_churn;
 	sem_t exited;
 
 	/* No SA_RESTART: the kick must make KVM_RUN return EINTR. */
@@ -348,18 +487,17 @@ void ipi_vm_run(struct ipi_vm *ivm)
 		threads[i].vcpu = ivm->vcpus[i];
 		threads[i].exited = &exited;
 		pthread_create(&threads[i].thread, NULL, vcpu_thread_main, &threads[i]);
+		tids[i] = threads[i].thread;
 		if (ivm->pin)
 			pin_thread(threads[i].thread, i);
 	}
-	if (ivm->migrate_us)
-		pthread_create(&migrator, NULL, migrator_main, &m);
+	ivm->threads = tids;
+	nr_churn = start_churn(&churn, churn_tids);
 	watchdog(ivm, threads, &exited);
-	if (ivm->migrate_us) {
-		WRITE_ONCE(m.stop, true);
-		pthread_join(migrator, NULL);
-	}
+	stop_churn(&churn, churn_tids, nr_churn);
 	for (i = 0; i < ivm->nr_vcpus; i++)
 		pthread_join(threads[i].thread, NULL);
+	ivm->threads = NULL;
 	sem_destroy(&exited);
 
 	for (i = 0; i < ivm->nr_vcpus; i++)
@@ -370,6 +508,8 @@ void ipi_vm_free(struct ipi_vm *ivm)
 {
 	unsigned int i;
 
+	if (ivm->free_extra)
+		ivm->free_extra(ivm);
 	for (i = 0; i < ivm->nr_vcpus; i++) {
 		free(ivm->stats_before[i]);
 		free(ivm->stats_after[i]);

@@ -156,4 +156,5 @@ $(MUTANT): $(SRC)/tests/unit/lat_hist_test.c $(SRC)/lib/lat_hist.c
 
 .SECONDARY:
 
--include $(HARNESS_OBJS:.o=.d) $(TESTS:=.d) $(HTESTS:=.d) $(UNITS:=.d) $(SAN_OBJS:.o=.d)
+-include $(HARNESS_OBJS:.o=.d) $(TESTS:=.d) $(HTESTS:=.d) $(UNITS:=.d) $(SAN_OBJS:.o=.d) \
+	$(patsubst $(SRC)/tests/unit/%.c,$(BUILD)/san/tests/unit/%.d,$(UNIT_SRCS))
