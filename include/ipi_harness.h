@@ -56,6 +56,7 @@ enum ipi_fault {
 	IPI_FAULT_DOUBLE_COUNT,	/* the handler counts one delivery twice */
 	IPI_FAULT_SPURIOUS,	/* send an uncounted vector */
 	IPI_FAULT_DELAYED,	/* hold the interrupt off (IF=0) past the threshold */
+	IPI_FAULT_TPR_MASK,	/* the receiver masks by TPR past the threshold */
 	IPI_NR_FAULTS,
 };
 
@@ -211,6 +212,8 @@ struct ipi_vm {
 
 	/* A test's own host-side state, its part of the results, and its end. */
 	void *extra;
+	void (*on_running)(struct ipi_vm *ivm);	/* all vCPU threads started */
+	void (*on_stopped)(struct ipi_vm *ivm);	/* all vCPU threads joined */
 	void (*report_extra)(struct ipi_vm *ivm, struct json_writer *w);
 	void (*free_extra)(struct ipi_vm *ivm);
 };

@@ -17,6 +17,7 @@ static const char * const fault_names[] = {
 	[IPI_FAULT_DOUBLE_COUNT] = "double_count",
 	[IPI_FAULT_SPURIOUS] = "spurious",
 	[IPI_FAULT_DELAYED] = "delayed",
+	[IPI_FAULT_TPR_MASK] = "tpr_mask",
 };
 
 const char *ipi_fault_name(enum ipi_fault fault)
@@ -64,7 +65,7 @@ void ipi_options_usage(FILE *f, const char *prog)
 		"  -l, --list                list the variants and exit\n"
 		"  -o, --results-dir DIR     write the test's JSON into DIR (default: $IPI_RESULTS_DIR)\n"
 		"      --fault KIND          negative control: lost|phantom|no_eoi|duplicate|\n"
-		"                            double_count|spurious|delayed\n"
+		"                            double_count|spurious|delayed|tpr_mask\n"
 		"      --fault-every N       inject the fault on every Nth send (1000)\n"
 		"  -h, --help                this text\n", prog);
 }
@@ -214,7 +215,7 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 			break;
 		case OPT_FAULT:
 			if (parse_fault(optarg, &o->fault))
-				BAD("--fault: '%s' is not one of lost, phantom, no_eoi, duplicate, double_count, spurious, delayed", optarg);
+				BAD("--fault: '%s' is not one of lost, phantom, no_eoi, duplicate, double_count, spurious, delayed, tpr_mask", optarg);
 			break;
 		case OPT_FAULT_EVERY:
 			if (parse_u64(optarg, 1, 1ULL << 32, &o->fault_every))

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "kvm_util.h"
+#include "apic.h"
 #include "kselftest.h"
 
 #include "ipi_harness.h"
@@ -82,6 +83,8 @@ static void collect(struct ipi_vm *ivm, struct run_totals *t)
 	lat_hist_init(&t->eoi);
 	t->stats = NULL;
 
+	t->counts.faults_injected = ivm->host_faults_injected;
+	t->counts.missed_waits = ivm->host_missed_waits;
 	for (i = 0; i < ivm->nr_vcpus; i++) {
 		const struct ipi_vcpu *rec = ivm->rec[i];
 
@@ -177,6 +180,8 @@ static void write_per_vector(struct json_writer *w, const struct ipi_vm *ivm)
 			json_u64(w, "vector", v);
 			json_u64(w, "sent", rec->tx[v].sent);
 			json_u64(w, "received", rec->received[v]);
+			json_u64(w, "delayed", rec->delayed_by_vector[v]);
+			json_u64(w, "max_latency_cycles", rec->max_latency[v]);
 			json_bool(w, "harness", v == IPI_WAKE_VECTOR);
 			json_end_object(w);
 		}
@@ -211,6 +216,17 @@ static void write_stats(struct json_writer *w, const struct kvm_stats_snapshot *
 			json_double(w, per_ipi[i], (double)v->value / sent);
 	}
 	json_end_object(w);
+}
+
+static void write_u64_array(struct json_writer *w, const char *key,
+			    const uint64_t *v, unsigned int n)
+{
+	unsigned int i;
+
+	json_begin_array(w, key);
+	for (i = 0; i < n; i++)
+		json_u64(w, NULL, v[i]);
+	json_end_array(w);
 }
 
 static void write_tsc(struct json_writer *w, const struct ipi_vm *ivm)
@@ -269,6 +285,75 @@ static void print_summary(const char *what, const struct lat_hist *h, uint64_t t
 		       (unsigned long long)cycles_to_ns(s.p50, tsc_khz));
 }
 
+static void vectors_set(struct json_writer *w, const char *key,
+			const struct kvm_lapic_state *st, unsigned int reg, char *text, size_t len)
+{
+	unsigned int v;
+	size_t used = 0;
+
+	text[0] = '\0';
+	json_begin_array(w, key);
+	for (v = 0; v < IPI_NR_VECTORS; v++) {
+		uint32_t word = *(const uint32_t *)&st->regs[reg + (v / 32) * 0x10];
+
+		if (!(word & (1u << (v % 32))))
+			continue;
+		json_u64(w, NULL, v);
+		used += snprintf(text + used, used < len ? len - used : 0, " 0x%x", v);
+	}
+	json_end_array(w);
+}
+
+/*
+ * Something went missing: where to start debugging.  Per vCPU, what KVM's
+ * LAPIC holds (KVM_GET_LAPIC), the last delivery, and every vector with
+ * sends outstanding, with the TSC of its last send.
+ */
+static void dump_diagnostics(struct ipi_vm *ivm, struct json_writer *w)
+{
+	char irr[512], isr[512];
+	unsigned int i, v;
+
+	json_begin_array(w, "diagnostics");
+	for (i = 0; i < ivm->nr_vcpus; i++) {
+		const struct ipi_vcpu *rec = ivm->rec[i];
+		struct kvm_lapic_state st;
+
+		vcpu_ioctl(ivm->vcpus[i], KVM_GET_LAPIC, &st);
+		json_begin_object(w, NULL);
+		json_u64(w, "vcpu", i);
+		vectors_set(w, "irr", &st, APIC_IRR, irr, sizeof(irr));
+		vectors_set(w, "isr", &st, 0x100, isr, sizeof(isr));
+		json_u64(w, "tpr", *(uint32_t *)&st.regs[APIC_TASKPRI]);
+		json_u64(w, "ppr", *(uint32_t *)&st.regs[APIC_PROCPRI]);
+		json_u64(w, "last_rx_vector", rec->last_rx_vector);
+		json_u64(w, "last_rx_tsc", rec->last_rx_tsc);
+		ksft_print_msg("vCPU %u: IRR {%s } ISR {%s } TPR 0x%x PPR 0x%x, last delivery 0x%llx at TSC %llu\n",
+			       i, irr, isr, *(uint32_t *)&st.regs[APIC_TASKPRI],
+			       *(uint32_t *)&st.regs[APIC_PROCPRI],
+			       (unsigned long long)rec->last_rx_vector,
+			       (unsigned long long)rec->last_rx_tsc);
+		json_begin_array(w, "outstanding");
+		for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++) {
+			if (v == IPI_WAKE_VECTOR || rec->tx[v].sent <= rec->received[v])
+				continue;
+			json_begin_object(w, NULL);
+			json_u64(w, "vector", v);
+			json_u64(w, "sent", rec->tx[v].sent);
+			json_u64(w, "received", rec->received[v]);
+			json_u64(w, "last_sent_tsc", rec->tx[v].tsc);
+			json_end_object(w);
+			ksft_print_msg("vCPU %u: vector 0x%x sent %llu received %llu, last sent at TSC %llu\n",
+				       i, v, (unsigned long long)rec->tx[v].sent,
+				       (unsigned long long)rec->received[v],
+				       (unsigned long long)rec->tx[v].tsc);
+		}
+		json_end_array(w);
+		json_end_object(w);
+	}
+	json_end_array(w);
+}
+
 /* A failure that only a known issue of this host explains becomes XFAIL. */
 static const struct ipi_known_issue *explained(const struct ipi_counts *c, bool aborted,
 					       const struct ipi_verdict_policy *p,
@@ -320,12 +405,18 @@ int ipi_vm_report(struct ipi_vm *ivm, const struct ipi_options *opts,
 	json_string(w, "known_issue", issue ? issue->what : NULL);
 	json_u64(w, "wakes", ivm->wakes_sent);
 	json_u64(w, "migrations", ivm->migrations);
+	json_u64(w, "kicks", ivm->kicks);
+	write_u64_array(w, "exits_to_userspace", ivm->exits, ivm->nr_vcpus);
 	json_bool(w, "aborted", ivm->aborted);
 	write_summary(w, "latency", &t.latency, ivm->tsc_khz);
 	write_summary(w, "iteration", &t.iteration, ivm->tsc_khz);
 	write_summary(w, "eoi", &t.eoi, ivm->tsc_khz);
 	write_per_vector(w, ivm);
+	if (t.counts.lost || ivm->aborted)
+		dump_diagnostics(ivm, w);
 	write_stats(w, t.stats, t.counts.sent);
+	if (ivm->report_extra)
+		ivm->report_extra(ivm, w);
 	free(t.stats);
 	return issue ? KSFT_XFAIL : verdict;
 }

@@ -492,11 +492,15 @@ void ipi_vm_run(struct ipi_vm *ivm)
 			pin_thread(threads[i].thread, i);
 	}
 	ivm->threads = tids;
+	if (ivm->on_running)
+		ivm->on_running(ivm);
 	nr_churn = start_churn(&churn, churn_tids);
 	watchdog(ivm, threads, &exited);
 	stop_churn(&churn, churn_tids, nr_churn);
 	for (i = 0; i < ivm->nr_vcpus; i++)
 		pthread_join(threads[i].thread, NULL);
+	if (ivm->on_stopped)
+		ivm->on_stopped(ivm);
 	ivm->threads = NULL;
 	sem_destroy(&exited);
 

@@ -149,16 +149,20 @@ check "bench: summary.txt is a table" grep -q '^self_ipi_test/x2apic_icr_sti_hlt
 
 section "negative controls: real faults the accounting must catch"
 clean='.counts.lost == 0 and .counts.duplicate == 0 and .counts.spurious == 0'
-# name | test | expected exit | jq condition on the variant | test arguments
+# name | test | expected exit | jq condition on the variant (no '|' in it) | test arguments
 # | optional: a jq condition under which the fault cannot happen on this
 # host, and why (for no_eoi: a host that keeps no in-service bit, as
 # kvm_pvm, where the ISR reads 0 inside the handler, delivers the vector
 # again without its EOI).  The guest counts the faults it really made
 # (counts.faults_injected); each must be caught as exactly that fault.  20
 # sends with a fault on every 5th make 4; with no_eoi the 10th delivery is
-# never EOI'd and the 10 sends after it can never be delivered.
+# never EOI'd and the 10 sends after it can never be delivered.  tpr_mask
+# runs with a 20 ms threshold, far above this host's usual delays, so that
+# its 40 ms masks are what makes deliveries delayed.
 self='self_ipi_test|1'
 cross='cross_vcpu_ipi_test|1'
+host='host_injection_test|1'
+inject='-v msi_back_to_back_hlt --fault-every 5'
 sti_hlt='-v x2apic_icr_sti_hlt --fault-every 5'
 stream='-v x2apic_stream_physical_halt --fault-every 5'
 made='.counts.faults_injected'
@@ -176,6 +180,9 @@ controls=(
 	"cross-phantom|$cross|.status == \"fail\" and $made > 0 and .counts.lost == $made and .counts.duplicate == 0|$stream --fault phantom"
 	"cross-double_count|$cross|.status == \"fail\" and $made > 0 and .counts.duplicate == $made and .counts.lost == 0|$stream --fault double_count"
 	"cross-no_eoi|$cross|.status == \"fail\" and $made == 1 and .counts.lost > 0 and .counts.duplicate == 0|$stream --fault no_eoi|$no_isr"
+	"host-phantom|$host|.status == \"fail\" and $made == 4 and .counts.lost == 4 and .diagnostics[0].outstanding[0].sent > 0|$inject --fault phantom"
+	"host-double_count|$host|.status == \"fail\" and $made == 4 and .counts.duplicate == 4 and .counts.lost == 0|$inject --fault double_count"
+	"host-tpr_mask|$host|.status == \"fail\" and $made > 0 and .counts.delayed >= $made and .latency.cycles.max > .params.delay_threshold_cycles and $clean|-v msi_back_to_back_pio --count 200 --fault-every 20 --fault tpr_mask --fail-on-delayed -d 20000"
 )
 
 # One control: its variant must exit as expected with the counts in its JSON.

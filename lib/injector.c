@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Host injector threads; see injector.h.  Host-only (it reports rates in
+ * floating point).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "apic.h"
+
+#include "injector.h"
+#include "ipi_options.h"
+#include "json_writer.h"
+
+struct injector {
+	struct injectors *set;
+	unsigned int index;
+	unsigned int target;
+	uint8_t first_vector;
+	int efd[INJECTOR_VECTORS];
+	uint32_t first_gsi;
+	pthread_t thread;
+	uint64_t sent;
+	uint64_t missed_waits;
+	double seconds;
+};
+
+struct injectors {
+	struct ipi_vm *ivm;
+	struct injector_params p;
+	uint64_t count;
+	uint64_t duration_ns;
+	uint64_t grace_cycles;
+	enum ipi_fault fault;
+	uint64_t fault_every;
+	unsigned int running;
+	struct injector inj[MAX_INJECTORS];
+};
+
+static const char * const kind_names[] = { [INJ_MSI] = "msi", [INJ_IRQFD] = "irqfd" };
+static const char * const timing_names[] = {
+	[INJ_BACK_TO_BACK] = "back_to_back", [INJ_PERIOD] = "period",
+	[INJ_JITTER] = "jitter", [INJ_SWEEP] = "sweep",
+};
+
+const char *injector_kind_name(enum injector_kind kind)
+{
+	return kind_names[kind];
+}
+
+const char *injector_timing_name(enum injector_timing timing)
+{
+	return timing_names[timing];
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static uint64_t ns_to_cycles(const struct injectors *s, uint64_t ns)
+{
+	return ns * s->ivm->tsc_khz / 1000000;
+}
+
+static void spin_until_tsc(uint64_t tsc)
+{
+	while ((int64_t)(rdtsc() - tsc) < 0)
+		cpu_relax();
+}
+
+/* One MSI route per vector, and an eventfd KVM signals it through. */
+static void setup_irqfds(struct injectors *s)
+{
+	struct kvm_irq_routing *routing = kvm_gsi_routing_create();
+	unsigned int i, w;
+
+	TEST_REQUIRE(kvm_has_cap(KVM_CAP_IRQFD) && kvm_has_cap(KVM_CAP_IRQ_ROUTING));
+	for (i = 0; i < s->p.nr_injectors; i++) {
+		struct injector *inj = &s->inj[i];
+
+		inj->first_gsi = i * INJECTOR_VECTORS;
+		for (w = 0; w < INJECTOR_VECTORS; w++) {
+			struct kvm_irq_routing_entry *e = &routing->entries[routing->nr++];
+
+			e->gsi = inj->first_gsi + w;
+			e->type = KVM_IRQ_ROUTING_MSI;
+			e->u.msi.address_lo = APIC_DEFAULT_GPA | (inj->target << 12);
+			e->u.msi.data = inj->first_vector + w;
+		}
+	}
+	kvm_gsi_routing_write(s->ivm->vm, routing);
+
+	for (i = 0; i < s->p.nr_injectors; i++) {
+		for (w = 0; w < INJECTOR_VECTORS; w++) {
+			int fd = eventfd(0, EFD_CLOEXEC);
+			struct kvm_irqfd irqfd = { .fd = fd, .gsi = s->inj[i].first_gsi + w };
+
+			TEST_ASSERT(fd >= 0, "eventfd: %s", strerror(errno));
+			vm_ioctl(s->ivm->vm, KVM_IRQFD, &irqfd);
+			s->inj[i].efd[w] = fd;
+		}
+	}
+}
+
+static void inject(struct injector *inj, unsigned int w)
+{
+	struct injectors *s = inj->set;
+	uint8_t vector = inj->first_vector + w;
+	uint64_t one = 1;
+	int r;
+
+	if (s->fault == IPI_FAULT_PHANTOM && !((inj->sent + 1) % s->fault_every)) {
+		ipi_host_stamp(s->ivm, inj->target, vector);
+		__atomic_fetch_add(&s->ivm->host_faults_injected, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	if (s->p.kind == INJ_MSI) {
+		r = __ipi_host_send_msi(s->ivm, inj->target, vector);
+		TEST_ASSERT(r == 1, "KVM_SIGNAL_MSI: %d (errno %d)", r, errno);
+	} else {
+		ipi_host_stamp(s->ivm, inj->target, vector);
+		TEST_ASSERT(write(inj->efd[w], &one, sizeof(one)) == sizeof(one),
+			    "eventfd write: %s", strerror(errno));
+	}
+}
+
+/* Wait, within the grace period, until the guest has taken vector @w. */
+static bool wait_vector_free(struct injector *inj, unsigned int w)
+{
+	struct injectors *s = inj->set;
+	uint64_t deadline = rdtsc() + s->grace_cycles;
+
+	while (!ipi_host_vector_free(s->ivm, inj->target, inj->first_vector + w)) {
+		if (rdtsc() > deadline || READ_ONCE(s->ivm->config->stop))
+			return false;
+		cpu_relax();
+	}
+	return true;
+}
+
+/* Sweep: wait for the target's next exit, then @delay cycles more. */
+static bool time_after_exit(struct injector *inj, uint64_t delay)
+{
+	struct injectors *s = inj->set;
+	uint64_t seen = READ_ONCE(s->ivm->exits[inj->target]);
+	uint64_t deadline = rdtsc() + s->grace_cycles;
+
+	while (READ_ONCE(s->ivm->exits[inj->target]) == seen) {
+		if (rdtsc() > deadline || READ_ONCE(s->ivm->config->stop))
+			return false;
+		cpu_relax();
+	}
+	spin_until_tsc(READ_ONCE(s->ivm->exit_tsc[inj->target]) + delay);
+	return true;
+}
+
+static bool more(const struct injectors *s, uint64_t k, uint64_t start_ns)
+{
+	if (READ_ONCE(s->ivm->config->stop))
+		return false;
+	if (s->duration_ns)
+		return now_ns() - start_ns < s->duration_ns;
+	return k < s->count;
+}
+
+static void *injector_main(void *arg)
+{
+	struct injector *inj = arg;
+	struct injectors *s = inj->set;
+	uint64_t period = ns_to_cycles(s, s->p.period_ns);
+	uint64_t sweep_step = ns_to_cycles(s, s->p.sweep_max_ns) / (INJECTOR_VECTORS - 1);
+	uint64_t k, start_ns, next = 0;
+	unsigned int seed = inj->index + 1;
+
+	ipi_host_wait_guest_ready(s->ivm);
+	start_ns = now_ns();
+	for (k = 0; more(s, k, start_ns); k++) {
+		unsigned int w = k % INJECTOR_VECTORS;
+
+		if (!wait_vector_free(inj, w)) {
+			inj->missed_waits++;
+			continue;
+		}
+		switch (s->p.timing) {
+		case INJ_PERIOD:
+			next = next ? next + period : rdtsc();
+			spin_until_tsc(next);
+			break;
+		case INJ_JITTER:
+			spin_until_tsc(rdtsc() + (uint64_t)rand_r(&seed) % (2 * period + 1));
+			break;
+		case INJ_SWEEP:
+			/* Vector w always carries delay w, so the results can tell them apart. */
+			if (!time_after_exit(inj, w * sweep_step)) {
+				inj->missed_waits++;
+				continue;
+			}
+			break;
+		default:
+			break;
+		}
+		inject(inj, w);
+		inj->sent++;
+	}
+	inj->seconds = (now_ns() - start_ns) / 1e9;
+
+	/* The last one out ends the run: no more sends, every vCPU round once more. */
+	if (!__atomic_sub_fetch(&s->running, 1, __ATOMIC_SEQ_CST)) {
+		__atomic_store_n(&s->ivm->config->host_done, 1, __ATOMIC_SEQ_CST);
+		ipi_host_kick_vcpus(s->ivm);
+	}
+	return NULL;
+}
+
+static void start_injectors(struct ipi_vm *ivm)
+{
+	struct injectors *s = ivm->extra;
+	unsigned int i;
+
+	s->running = s->p.nr_injectors;
+	for (i = 0; i < s->p.nr_injectors; i++)
+		pthread_create(&s->inj[i].thread, NULL, injector_main, &s->inj[i]);
+}
+
+static void join_injectors(struct ipi_vm *ivm)
+{
+	struct injectors *s = ivm->extra;
+	unsigned int i;
+
+	for (i = 0; i < s->p.nr_injectors; i++)
+		pthread_join(s->inj[i].thread, NULL);
+	ivm->host_missed_waits = 0;
+	for (i = 0; i < s->p.nr_injectors; i++)
+		ivm->host_missed_waits += s->inj[i].missed_waits;
+}
+
+static void report_sweep(const struct injectors *s, const struct injector *inj,
+			 struct json_writer *w)
+{
+	const struct ipi_vcpu *rec = s->ivm->rec[inj->target];
+	uint64_t step = s->p.sweep_max_ns / (INJECTOR_VECTORS - 1);
+	unsigned int k;
+
+	json_begin_array(w, "sweep");
+	for (k = 0; k < INJECTOR_VECTORS; k++) {
+		uint8_t v = inj->first_vector + k;
+
+		json_begin_object(w, NULL);
+		json_u64(w, "delay_ns", k * step);
+		json_u64(w, "vector", v);
+		json_u64(w, "sent", rec->tx[v].sent);
+		json_u64(w, "received", rec->received[v]);
+		json_u64(w, "delayed", rec->delayed_by_vector[v]);
+		json_u64(w, "max_latency_cycles", rec->max_latency[v]);
+		json_end_object(w);
+	}
+	json_end_array(w);
+}
+
+static void report_injectors(struct ipi_vm *ivm, struct json_writer *w)
+{
+	struct injectors *s = ivm->extra;
+	unsigned int i;
+
+	json_begin_object(w, "injection");
+	json_string(w, "kind", injector_kind_name(s->p.kind));
+	json_string(w, "timing", injector_timing_name(s->p.timing));
+	json_u64(w, "period_ns", s->p.period_ns);
+	json_u64(w, "sweep_max_ns", s->p.sweep_max_ns);
+	json_begin_array(w, "injectors");
+	for (i = 0; i < s->p.nr_injectors; i++) {
+		const struct injector *inj = &s->inj[i];
+
+		json_begin_object(w, NULL);
+		json_u64(w, "target_vcpu", inj->target);
+		json_u64(w, "first_vector", inj->first_vector);
+		json_u64(w, "vectors", INJECTOR_VECTORS);
+		json_u64(w, "sent", inj->sent);
+		json_u64(w, "missed_waits", inj->missed_waits);
+		json_double(w, "seconds", inj->seconds);
+		json_double(w, "per_second", inj->seconds > 0 ? inj->sent / inj->seconds : 0);
+		if (s->p.timing == INJ_SWEEP)
+			report_sweep(s, inj, w);
+		json_end_object(w);
+	}
+	json_end_array(w);
+	json_end_object(w);
+}
+
+static void free_injectors(struct ipi_vm *ivm)
+{
+	struct injectors *s = ivm->extra;
+	unsigned int i, w;
+
+	for (i = 0; i < s->p.nr_injectors; i++) {
+		for (w = 0; w < INJECTOR_VECTORS && s->p.kind == INJ_IRQFD; w++)
+			close(s->inj[i].efd[w]);
+	}
+	free(s);
+	ivm->extra = NULL;
+}
+
+struct injectors *injectors_create(struct ipi_vm *ivm, const struct injector_params *p,
+				   const struct ipi_options *o)
+{
+	struct injectors *s = calloc(1, sizeof(*s));
+	unsigned int i;
+
+	TEST_ASSERT(s, "Out of memory");
+	TEST_ASSERT(p->nr_injectors && p->nr_injectors <= MAX_INJECTORS,
+		    "1 to %u injectors", MAX_INJECTORS);
+	s->ivm = ivm;
+	s->p = *p;
+	s->count = o->count;
+	s->duration_ns = o->duration_s * 1000000000ull;
+	s->grace_cycles = o->grace_ms * ivm->tsc_khz;
+	s->fault = o->fault;
+	s->fault_every = o->fault_every;
+	for (i = 0; i < p->nr_injectors; i++) {
+		s->inj[i].set = s;
+		s->inj[i].index = i;
+		s->inj[i].target = i % ivm->nr_vcpus;
+		s->inj[i].first_vector = INJECTOR_FIRST_VECTOR + i * INJECTOR_VECTORS;
+	}
+	if (p->kind == INJ_IRQFD)
+		setup_irqfds(s);
+
+	ivm->extra = s;
+	ivm->on_running = start_injectors;
+	ivm->on_stopped = join_injectors;
+	ivm->report_extra = report_injectors;
+	ivm->free_extra = free_injectors;
+	return s;
+}
