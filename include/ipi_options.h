@@ -23,6 +23,10 @@ struct ipi_options {
 	unsigned int busy_threads;	/* host threads spinning beside the vCPUs */
 	int64_t halt_poll_ns;		/* KVM_CAP_HALT_POLL; -1 leaves KVM's default */
 	uint64_t progress_s;		/* progress line interval; 0: 10 s with -D, else none */
+	/* Tests with host injectors. */
+	unsigned int injectors;
+	uint64_t period_us;
+	uint64_t sweep_us;
 	uint64_t delay_threshold_us;	/* latency above which a delivery is "delayed" */
 	bool fail_on_delayed;
 	uint64_t grace_ms;		/* how long a guest waits for a send to land */

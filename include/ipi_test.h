@@ -27,6 +27,7 @@ struct ipi_test {
 	unsigned int min_vcpus, default_vcpus, max_vcpus;
 	/* IPI_FAULT_BIT()s of the --fault kinds the test can inject. */
 	uint32_t faults;
+	bool host_injectors;	/* takes --injectors, --period-us, --sweep-us */
 };
 
 int ipi_test_main(const struct ipi_test *t, int argc, char **argv);

@@ -56,6 +56,9 @@ void ipi_options_usage(FILE *f, const char *prog)
 		"      --busy-threads N      host threads spinning beside the vCPUs\n"
 		"      --halt-poll-ns N      the VM's halt polling (KVM_CAP_HALT_POLL), 0 for none\n"
 		"      --progress-s N        print counts so far every N s (default with -D: 10)\n"
+		"      --injectors N         host injector threads (tests with injectors; 1)\n"
+		"      --period-us N         injection period, and mean jitter gap (100)\n"
+		"      --sweep-us N          sweep injections from 0 to N us after an exit (20)\n"
 		"  -d, --delay-threshold-us N  latency above which a delivery counts as delayed (1000)\n"
 		"      --fail-on-delayed     delayed deliveries fail the variant (default: reported only)\n"
 		"  -g, --grace-ms N          how long a guest waits for an interrupt to arrive (500)\n"
@@ -101,6 +104,7 @@ static int parse_fault(const char *s, enum ipi_fault *fault)
 enum {
 	OPT_FAIL_ON_DELAYED = 256, OPT_STALL, OPT_FAULT, OPT_FAULT_EVERY, OPT_PIN,
 	OPT_MIGRATE, OPT_CHECK_ICR, OPT_KICK, OPT_BUSY, OPT_HALT_POLL, OPT_PROGRESS,
+	OPT_INJECTORS, OPT_PERIOD, OPT_SWEEP,
 };
 
 static const struct option long_options[] = {
@@ -114,6 +118,9 @@ static const struct option long_options[] = {
 	{ "busy-threads",	required_argument, NULL, OPT_BUSY },
 	{ "halt-poll-ns",	required_argument, NULL, OPT_HALT_POLL },
 	{ "progress-s",		required_argument, NULL, OPT_PROGRESS },
+	{ "injectors",		required_argument, NULL, OPT_INJECTORS },
+	{ "period-us",		required_argument, NULL, OPT_PERIOD },
+	{ "sweep-us",		required_argument, NULL, OPT_SWEEP },
 	{ "delay-threshold-us",	required_argument, NULL, 'd' },
 	{ "fail-on-delayed",	no_argument,	   NULL, OPT_FAIL_ON_DELAYED },
 	{ "grace-ms",		required_argument, NULL, 'g' },
@@ -178,6 +185,19 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 			if (parse_u64(optarg, 0, 100ULL * 1000 * 1000, &n))
 				BAD("--halt-poll-ns: '%s' is not a number from 0 to 100000000", optarg);
 			o->halt_poll_ns = n;
+			break;
+		case OPT_INJECTORS:
+			if (parse_u64(optarg, 1, 8, &n))
+				BAD("--injectors: '%s' is not a number from 1 to 8", optarg);
+			o->injectors = n;
+			break;
+		case OPT_PERIOD:
+			if (parse_u64(optarg, 1, 1000 * 1000, &o->period_us))
+				BAD("--period-us: '%s' is not a number from 1 to 1000000", optarg);
+			break;
+		case OPT_SWEEP:
+			if (parse_u64(optarg, 1, 1000 * 1000, &o->sweep_us))
+				BAD("--sweep-us: '%s' is not a number from 1 to 1000000", optarg);
 			break;
 		case OPT_PROGRESS:
 			if (parse_u64(optarg, 1, 24 * 3600, &o->progress_s))

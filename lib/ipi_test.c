@@ -338,6 +338,10 @@ int ipi_test_main(const struct ipi_test *t, int argc, char **argv)
 	memset(outs, 0, sizeof(outs));
 	ipi_options_init(&o, t->default_count, t->default_vcpus);
 	ipi_options_parse(&o, argc, argv, t->min_vcpus, t->max_vcpus);
+	if (!t->host_injectors && (o.injectors || o.period_us || o.sweep_us)) {
+		fprintf(stderr, "%s: %s has no host injectors\n", argv[0], test_name);
+		return KSFT_FAIL;
+	}
 	if (o.fault && !(t->faults & IPI_FAULT_BIT(o.fault))) {
 		fprintf(stderr, "%s: --fault %s is not something %s can inject\n",
 			argv[0], ipi_fault_name(o.fault), test_name);

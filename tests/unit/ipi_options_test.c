@@ -40,7 +40,8 @@ TEST(good_values)
 	ASSERT_EQ(0, PARSE(&o, err, "--count", "5", "-d", "250", "--fail-on-delayed",
 			   "--fault", "lost", "--fault-every", "3", "-v", "x2apic_*",
 			   "-o", "/tmp", "--grace-ms", "20", "--stall-ms", "100", "-T", "90",
-			   "--vcpus", "8", "--pin", "-D", "60", "--check-icr"));
+			   "--vcpus", "8", "--pin", "-D", "60", "--check-icr",
+			   "--injectors", "3", "--period-us", "7", "--sweep-us", "9"));
 	EXPECT_EQ(5, o.count);
 	EXPECT_EQ(250, o.delay_threshold_us);
 	EXPECT_TRUE(o.fail_on_delayed);
@@ -55,6 +56,11 @@ TEST(good_values)
 	EXPECT_TRUE(o.pin);
 	EXPECT_EQ(60, o.duration_s);
 	EXPECT_TRUE(o.check_icr);
+	EXPECT_EQ(3, o.injectors);
+	EXPECT_EQ(7, o.period_us);
+	EXPECT_EQ(9, o.sweep_us);
+	/* A soak run prints progress by default. */
+	EXPECT_EQ(10, o.progress_s);
 }
 
 TEST(environment_gives_results_dir)
@@ -96,6 +102,8 @@ TEST(bad_values_are_refused)
 	EXPECT_EQ(-1, PARSE(&o, err, "--pin", "--migrate-us", "100"));
 	EXPECT_NE(NULL, strstr(err, "contradict"));
 	EXPECT_EQ(-1, PARSE(&o, err, "--migrate-us", "5"));
+	EXPECT_EQ(-1, PARSE(&o, err, "--injectors", "9"));
+	EXPECT_EQ(-1, PARSE(&o, err, "--halt-poll-ns", "-1"));
 	/* A duration the watchdog would cut short. */
 	EXPECT_EQ(-1, PARSE(&o, err, "--duration-s", "90"));
 	EXPECT_NE(NULL, strstr(err, "--timeout-s"));

@@ -15,9 +15,13 @@
  * Variants are <injector>_<timing>_<churn>:
  *
  * injectors  msi (KVM_SIGNAL_MSI), irqfd (eventfd -> KVM_IRQFD -> MSI route)
- * timing     back_to_back, period (--period-us), jitter (random gaps of that
- *            mean), sweep (k/15 of --sweep-us after one of the target's exits
- *            to userspace, on vector k: the results show delay by k)
+ * timing     back_to_back, period (--period-us, 100), jitter (random gaps of
+ *            that mean), sweep (k/15 of --sweep-us, 20, after one of the
+ *            target's exits to userspace, on vector k: the results show
+ *            delay by k)
+ *
+ * --injectors N runs N injector threads, each on its own vectors, injector
+ * i targeting vCPU i mod --vcpus.
  * churn      spin (no exits), cpuid, pio and mmio (exits to userspace), hlt,
  *            signal (host signals kick KVM_RUN), migrate (vCPU threads moved
  *            between CPUs), busy (host threads compete for the CPUs),
@@ -153,7 +157,11 @@ static void apply_churn(struct ipi_options *o)
 
 static struct ipi_vm *run_injection(const struct ipi_variant *v, const struct ipi_options *opts)
 {
-	struct injector_params p = { .nr_injectors = 1, .period_ns = 100000, .sweep_max_ns = 20000 };
+	struct injector_params p = {
+		.nr_injectors = opts->injectors ? : 1,
+		.period_ns = (opts->period_us ? : 100) * 1000,
+		.sweep_max_ns = (opts->sweep_us ? : 20) * 1000,
+	};
 	struct ipi_options o = *opts;
 	struct ipi_vm *ivm;
 
@@ -202,6 +210,7 @@ static const struct ipi_test test = {
 	.min_vcpus = 1, .default_vcpus = 1, .max_vcpus = MAX_INJECTORS,
 	.faults = IPI_HANDLER_FAULTS | IPI_FAULT_BIT(IPI_FAULT_PHANTOM) |
 		  IPI_FAULT_BIT(IPI_FAULT_TPR_MASK),
+	.host_injectors = true,
 };
 
 int main(int argc, char *argv[])
