@@ -21,7 +21,13 @@
 #define INJECTOR_FIRST_VECTOR	0x40
 #define MAX_INJECTORS		8
 
-enum injector_kind { INJ_MSI, INJ_IRQFD };
+/*
+ * ioapic: KVM_IRQ_LINE raised and lowered (an edge) on in-kernel IOAPIC
+ * pins 16-23, which the host programs through KVM_SET_IRQCHIP: one
+ * injector, one vector per pin.  (GSIs below 16 also reach the PIC, and
+ * the BSP's LINT0 takes its ExtINT.)
+ */
+enum injector_kind { INJ_MSI, INJ_IRQFD, INJ_IOAPIC };
 
 enum injector_timing {
 	INJ_BACK_TO_BACK,	/* as soon as a vector is free */

@@ -39,11 +39,17 @@ struct injectors {
 	uint64_t grace_cycles;
 	enum ipi_fault fault;
 	uint64_t fault_every;
+	unsigned int nr_vectors;	/* per injector: INJECTOR_VECTORS, or IOAPIC_PINS */
 	unsigned int running;
 	struct injector inj[MAX_INJECTORS];
 };
 
-static const char * const kind_names[] = { [INJ_MSI] = "msi", [INJ_IRQFD] = "irqfd" };
+#define IOAPIC_FIRST_PIN	16
+#define IOAPIC_PINS		8
+
+static const char * const kind_names[] = {
+	[INJ_MSI] = "msi", [INJ_IRQFD] = "irqfd", [INJ_IOAPIC] = "ioapic",
+};
 static const char * const timing_names[] = {
 	[INJ_BACK_TO_BACK] = "back_to_back", [INJ_PERIOD] = "period",
 	[INJ_JITTER] = "jitter", [INJ_SWEEP] = "sweep",
@@ -112,6 +118,26 @@ static void setup_irqfds(struct injectors *s)
 	}
 }
 
+/* Edge-triggered, fixed, physical, unmasked: pin IOAPIC_FIRST_PIN + w carries vector w. */
+static void setup_ioapic(struct injectors *s)
+{
+	struct kvm_irqchip chip = { .chip_id = KVM_IRQCHIP_IOAPIC };
+	struct injector *inj = &s->inj[0];
+	unsigned int w;
+
+	__TEST_REQUIRE(s->p.nr_injectors == 1, "the ioapic injector has pins for one injector only");
+	vm_ioctl(s->ivm->vm, KVM_GET_IRQCHIP, &chip);
+	for (w = 0; w < s->nr_vectors; w++) {
+		typeof(chip.chip.ioapic.redirtbl[0]) *e =
+			&chip.chip.ioapic.redirtbl[IOAPIC_FIRST_PIN + w];
+
+		e->bits = 0;
+		e->fields.vector = inj->first_vector + w;
+		e->fields.dest_id = inj->target;
+	}
+	vm_ioctl(s->ivm->vm, KVM_SET_IRQCHIP, &chip);
+}
+
 static void inject(struct injector *inj, unsigned int w)
 {
 	struct injectors *s = inj->set;
@@ -127,10 +153,14 @@ static void inject(struct injector *inj, unsigned int w)
 	if (s->p.kind == INJ_MSI) {
 		r = __ipi_host_send_msi(s->ivm, inj->target, vector);
 		TEST_ASSERT(r == 1, "KVM_SIGNAL_MSI: %d (errno %d)", r, errno);
-	} else {
+	} else if (s->p.kind == INJ_IRQFD) {
 		ipi_host_stamp(s->ivm, inj->target, vector);
 		TEST_ASSERT(write(inj->efd[w], &one, sizeof(one)) == sizeof(one),
 			    "eventfd write: %s", strerror(errno));
+	} else {
+		ipi_host_stamp(s->ivm, inj->target, vector);
+		kvm_irq_line(s->ivm->vm, IOAPIC_FIRST_PIN + w, 1);
+		kvm_irq_line(s->ivm->vm, IOAPIC_FIRST_PIN + w, 0);
 	}
 }
 
@@ -178,14 +208,14 @@ static void *injector_main(void *arg)
 	struct injector *inj = arg;
 	struct injectors *s = inj->set;
 	uint64_t period = ns_to_cycles(s, s->p.period_ns);
-	uint64_t sweep_step = ns_to_cycles(s, s->p.sweep_max_ns) / (INJECTOR_VECTORS - 1);
+	uint64_t sweep_step = ns_to_cycles(s, s->p.sweep_max_ns) / (s->nr_vectors - 1);
 	uint64_t k, start_ns, next = 0;
 	unsigned int seed = inj->index + 1;
 
 	ipi_host_wait_guest_ready(s->ivm);
 	start_ns = now_ns();
 	for (k = 0; more(s, k, start_ns); k++) {
-		unsigned int w = k % INJECTOR_VECTORS;
+		unsigned int w = k % s->nr_vectors;
 
 		if (!wait_vector_free(inj, w)) {
 			inj->missed_waits++;
@@ -248,11 +278,11 @@ static void report_sweep(const struct injectors *s, const struct injector *inj,
 			 struct json_writer *w)
 {
 	const struct ipi_vcpu *rec = s->ivm->rec[inj->target];
-	uint64_t step = s->p.sweep_max_ns / (INJECTOR_VECTORS - 1);
+	uint64_t step = s->p.sweep_max_ns / (s->nr_vectors - 1);
 	unsigned int k;
 
 	json_begin_array(w, "sweep");
-	for (k = 0; k < INJECTOR_VECTORS; k++) {
+	for (k = 0; k < s->nr_vectors; k++) {
 		uint8_t v = inj->first_vector + k;
 
 		json_begin_object(w, NULL);
@@ -284,7 +314,7 @@ static void report_injectors(struct ipi_vm *ivm, struct json_writer *w)
 		json_begin_object(w, NULL);
 		json_u64(w, "target_vcpu", inj->target);
 		json_u64(w, "first_vector", inj->first_vector);
-		json_u64(w, "vectors", INJECTOR_VECTORS);
+		json_u64(w, "vectors", s->nr_vectors);
 		json_u64(w, "sent", inj->sent);
 		json_u64(w, "missed_waits", inj->missed_waits);
 		json_double(w, "seconds", inj->seconds);
@@ -326,6 +356,7 @@ struct injectors *injectors_create(struct ipi_vm *ivm, const struct injector_par
 	s->grace_cycles = o->grace_ms * ivm->tsc_khz;
 	s->fault = o->fault;
 	s->fault_every = o->fault_every;
+	s->nr_vectors = p->kind == INJ_IOAPIC ? IOAPIC_PINS : INJECTOR_VECTORS;
 	for (i = 0; i < p->nr_injectors; i++) {
 		s->inj[i].set = s;
 		s->inj[i].index = i;
@@ -334,6 +365,8 @@ struct injectors *injectors_create(struct ipi_vm *ivm, const struct injector_par
 	}
 	if (p->kind == INJ_IRQFD)
 		setup_irqfds(s);
+	else if (p->kind == INJ_IOAPIC)
+		setup_ioapic(s);
 
 	ivm->extra = s;
 	ivm->on_running = start_injectors;

@@ -242,6 +242,7 @@ static void *vcpu_thread_main(void *arg)
 		if (r < 0 && errno == EINTR) {
 			if (READ_ONCE(t->ivm->config->stop))
 				break;
+			WRITE_ONCE(vcpu->run->immediate_exit, 0);
 			continue;
 		}
 		TEST_ASSERT(!r, KVM_IOCTL_ERROR(KVM_RUN, r));
@@ -410,7 +411,10 @@ static void *migrator_main(void *arg)
 	return NULL;
 }
 
-/* Out of KVM_RUN with a signal, and straight back in. */
+/*
+ * Out of KVM_RUN with a signal, and straight back in; every other kick also
+ * sets immediate_exit, so that a KVM_RUN about to start returns at once.
+ */
 static void *kicker_main(void *arg)
 {
 	struct churn *c = arg;
@@ -419,6 +423,8 @@ static void *kicker_main(void *arg)
 	while (!READ_ONCE(c->stop)) {
 		usleep(c->ivm->kick_us);
 		for (i = 0; i < c->ivm->nr_vcpus; i++) {
+			if (c->ivm->kicks & 1)
+				WRITE_ONCE(c->ivm->vcpus[i]->run->immediate_exit, 1);
 			if (!pthread_kill(c->threads[i].thread, IPI_KICK_SIGNAL))
 				c->ivm->kicks++;
 		}

@@ -126,7 +126,7 @@ else
 fi
 ktap_results "4 vCPUs pinned, overcommitted" "$build/tests/cross_vcpu_ipi_test" --vcpus 4 --pin --count 100
 ktap_results "4 injectors on 2 vCPUs" "$build/tests/host_injection_test" --vcpus 2 --injectors 4 \
-	--count 100 -v '*_back_to_back_hlt,*_back_to_back_signal,*_sweep_pio'
+	--count 100 -v 'msi_back_to_back_hlt,irqfd_back_to_back_signal,msi_sweep_pio,irqfd_sweep_pio'
 ktap_results "4 vCPUs migrating, ICR read back" "$build/tests/cross_vcpu_ipi_test" --vcpus 4 \
 	--migrate-us 500 --check-icr --count 100 -v '*_stream_*,*_pingpong_*,*_allinc_*'
 for t in "$build"/san/tests/*_test; do

@@ -14,11 +14,12 @@
  *
  * Variants are <injector>_<timing>_<churn>:
  *
- * injectors  msi (KVM_SIGNAL_MSI), irqfd (eventfd -> KVM_IRQFD -> MSI route)
+ * injectors  msi (KVM_SIGNAL_MSI), irqfd (eventfd -> KVM_IRQFD -> MSI route),
+ *            ioapic (KVM_IRQ_LINE edges on in-kernel IOAPIC pins)
  * timing     back_to_back, period (--period-us, 100), jitter (random gaps of
  *            that mean), sweep (k/15 of --sweep-us, 20, after one of the
  *            target's exits to userspace, on vector k: the results show
- *            delay by k)
+ *            delay by k; k/7 for ioapic, which has 8 vectors)
  *
  * --injectors N runs N injector threads, each on its own vectors, injector
  * i targeting vCPU i mod --vcpus.
@@ -200,6 +201,10 @@ static struct ipi_vm *run_injection(const struct ipi_variant *v, const struct ip
 static const struct ipi_variant variants[] = {
 	CHURNS(INJ_MSI, "msi"),
 	CHURNS(INJ_IRQFD, "irqfd"),
+	{ "ioapic_back_to_back_spin", run_injection, SC(INJ_IOAPIC, INJ_BACK_TO_BACK, CHURN_SPIN) },
+	{ "ioapic_back_to_back_pio", run_injection, SC(INJ_IOAPIC, INJ_BACK_TO_BACK, CHURN_PIO) },
+	{ "ioapic_back_to_back_hlt", run_injection, SC(INJ_IOAPIC, INJ_BACK_TO_BACK, CHURN_HLT) },
+	{ "ioapic_sweep_pio", run_injection, SC(INJ_IOAPIC, INJ_SWEEP, CHURN_PIO) },
 };
 
 static const struct ipi_test test = {
