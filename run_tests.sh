@@ -26,6 +26,8 @@ its JSON into results/<run-id>/; run.json describes the run.
       --run-id ID      name of the run's directory (default: UTC time and kernel)
   -s, --settings FILE  kselftest-style settings: timeout=N, timeout_<test>=N
                        (default: tools/testing/selftests/kvm/settings)
+  -r, --repeat N       run every test N times into one result set: rep-1/ ...
+      --perf           count KVM tracepoints around each test with perf stat
   -h, --help           this text
 
 Arguments after -- go to every test, for example -- --count 1000.
@@ -48,6 +50,8 @@ results_root=$SRC/results
 run_id=
 settings=$SRC/tools/testing/selftests/kvm/settings
 test_args=()
+repeat=1
+perf=0
 
 need_value() {
 	if [ $# -lt 2 ] || [ -z "$2" ]; then
@@ -63,6 +67,8 @@ while [ $# -gt 0 ]; do
 	-o|--results) need_value "$@"; results_root=$2; shift 2 ;;
 	--run-id) need_value "$@"; run_id=$2; shift 2 ;;
 	-s|--settings) need_value "$@"; settings=$2; shift 2 ;;
+	-r|--repeat) need_value "$@"; repeat=$2; shift 2 ;;
+	--perf) perf=1; shift ;;
 	-h|--help) usage; exit $KSFT_PASS ;;
 	--) shift; test_args=("$@"); break ;;
 	*) die_usage "unknown argument '$1'" ;;
@@ -74,6 +80,9 @@ done
 case "$run_id" in
 */*|.*) die_usage "--run-id '$run_id' must be a plain name" ;;
 esac
+if ! [[ $repeat =~ ^[1-9][0-9]{0,2}$ ]]; then
+	die_usage "--repeat '$repeat' is not a number from 1 to 999"
+fi
 
 # The tests: every executable *_test in the bin dir, filtered by the globs.
 tests=()
@@ -141,37 +150,105 @@ else
 	run_dir=$results_root/$run_id
 fi
 
+# --perf: KVM tracepoints counted over each test's process tree.
+PERF_EVENTS=(kvm_exit kvm_entry kvm_inj_virq kvm_apic_ipi kvm_apic_accept_irq kvm_apicv_accept_irq)
+TRACEFS=/sys/kernel/tracing
+perf_events=()
+perf_reason=
+perf_setup() {
+	local e
+
+	if ! command -v perf >/dev/null; then
+		perf_reason="perf is not installed (Debian: linux-perf)"
+		return
+	fi
+	if [ ! -d "$TRACEFS/events" ] && [ "$(id -u)" -eq 0 ]; then
+		mount -t tracefs nodev "$TRACEFS" 2>/dev/null
+	fi
+	for e in "${PERF_EVENTS[@]}"; do
+		[ -d "$TRACEFS/events/kvm/$e" ] && perf_events+=("kvm:$e")
+	done
+	if [ ${#perf_events[@]} -eq 0 ]; then
+		perf_reason="no KVM tracepoints under $TRACEFS/events/kvm (tracefs not mounted, or not permitted)"
+	fi
+}
+
+# The perf entry of run.json for one test: counts, and per IPI sent.
+perf_json() {
+	local csv=$1 result=$2
+
+	if [ ${#perf_events[@]} -eq 0 ]; then
+		jq -cn --arg why "$perf_reason" '{available: false, reason: $why}'
+		return
+	fi
+	awk -F, '!/^#/ && NF >= 3 && $3 != "" { printf "%s\t%s\n", $3, $1 }' "$csv" 2>/dev/null |
+		jq -Rsc --slurpfile r <(cat "$result" 2>/dev/null || echo '{}') '
+		([$r[0].variants[]? | .counts.sent // 0] | add // 0) as $sent |
+		[split("\n")[] | select(length > 0) | split("\t") |
+		 {key: (.[0] | sub("^kvm:"; "")), value: (.[1] | tonumber? // null)}] | from_entries |
+		{available: true, ipis_sent: $sent, events: .,
+		 per_ipi: (if $sent > 0 then with_entries(select(.value != null) | .value /= $sent)
+			   else null end),
+		 note: "counted by perf stat over the test process and its children"}'
+}
+
+[ $perf -eq 1 ] && perf_setup
+
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 entries=$(mktemp)
 trap 'rm -f "$entries"' EXIT
 pass=0 fail=0 skip=0 timeouts=0
 
-echo "TAP version 13"
-echo "1..${#tests[@]}"
-i=0
-for name in "${tests[@]}"; do
-	i=$((i + 1))
+# One test, once: KTAP line, and its entry for run.json.
+run_one() {
+	local name=$1 rep=$2 n=$3 dir=$4 limit t0 rc seconds status result perf_out cmd=()
+
 	limit=$(setting "timeout_$name" "$(setting timeout 45)")
-	echo "# selftests: kvm: $name"
+	echo "# selftests: kvm: $name${rep:+ (run $rep of $repeat)}"
 	t0=$EPOCHREALTIME
-	IPI_RESULTS_DIR=$run_dir timeout --kill-after=10 "$limit" \
-		"$bin_dir/$name" "${test_args[@]}" 2>&1 | sed -u 's/^/# /'
+	cmd=(timeout --kill-after=10 "$limit" "$bin_dir/$name" "${test_args[@]}")
+	perf_out=$dir/.$name.perf.csv
+	if [ $perf -eq 1 ] && [ ${#perf_events[@]} -gt 0 ]; then
+		cmd=(perf stat "-x," -o "$perf_out" -e "$(IFS=,; echo "${perf_events[*]}")" -- "${cmd[@]}")
+	fi
+	IPI_RESULTS_DIR=$dir "${cmd[@]}" 2>&1 | sed -u 's/^/# /'
 	rc=${PIPESTATUS[0]}
 	seconds=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
 	case $rc in
-	"$KSFT_PASS") status=pass; pass=$((pass + 1)); echo "ok $i selftests: kvm: $name" ;;
-	"$KSFT_SKIP") status=skip; skip=$((skip + 1)); echo "ok $i selftests: kvm: $name # SKIP" ;;
+	"$KSFT_PASS") status=pass; pass=$((pass + 1)); echo "ok $n selftests: kvm: $name" ;;
+	"$KSFT_SKIP") status=skip; skip=$((skip + 1)); echo "ok $n selftests: kvm: $name # SKIP" ;;
 	124|137) status=timeout; timeouts=$((timeouts + 1)); fail=$((fail + 1))
-		echo "not ok $i selftests: kvm: $name # TIMEOUT $limit seconds" ;;
-	*) status=fail; fail=$((fail + 1)); echo "not ok $i selftests: kvm: $name # exit=$rc" ;;
+		echo "not ok $n selftests: kvm: $name # TIMEOUT $limit seconds" ;;
+	*) status=fail; fail=$((fail + 1)); echo "not ok $n selftests: kvm: $name # exit=$rc" ;;
 	esac
-	result=$name.json
+	result=${rep:+rep-$rep/}$name.json
 	[ -e "$run_dir/$result" ] || result=
 	jq -cn --arg name "$name" --arg status "$status" --argjson rc "$rc" \
 		--argjson timeout "$limit" --arg seconds "$seconds" --arg result "$result" \
+		--argjson rep "${rep:-null}" \
+		--argjson perf "$(if [ $perf -eq 1 ]; then perf_json "$perf_out" "$run_dir/$result"; else echo null; fi)" \
 		'{name: $name, status: $status, exit_code: $rc, timeout_s: $timeout,
-		  seconds: ($seconds | tonumber? // null),
-		  result: (if $result == "" then null else $result end)}' >>"$entries"
+		  seconds: ($seconds | tonumber? // null), repeat: $rep,
+		  result: (if $result == "" then null else $result end)}
+		 + (if $perf == null then {} else {perf: $perf} end)' >>"$entries"
+	rm -f "$perf_out"
+}
+
+echo "TAP version 13"
+echo "1..$((${#tests[@]} * repeat))"
+i=0
+for r in $(seq 1 "$repeat"); do
+	rep=
+	dir=$run_dir
+	if [ "$repeat" -gt 1 ]; then
+		rep=$r
+		dir=$run_dir/rep-$r
+		mkdir "$dir" || { echo "run_tests.sh: cannot create $dir" >&2; exit $KSFT_FAIL; }
+	fi
+	for name in "${tests[@]}"; do
+		i=$((i + 1))
+		run_one "$name" "$rep" "$i" "$dir"
+	done
 done
 echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
 
@@ -183,7 +260,8 @@ tmp=$run_dir/.run.json.tmp.$$
 jq -s --arg id "$run_id" --arg started "$started" --arg finished "$finished" \
 	--arg kernel "$(uname -r)" --arg host "$(uname -n)" --arg revision "$revision" \
 	--argjson dirty "$dirty" --argjson args "$(json_array "${test_args[@]}")" \
-	'{schema: "kvm-ipi-selftests/run", schema_version: 1, run_id: $id,
+	--argjson repeat "$repeat" \
+	'{schema: "kvm-ipi-selftests/run", schema_version: 1, run_id: $id, repeat: $repeat,
 	  started: $started, finished: $finished, kernel_release: $kernel,
 	  hostname: $host, suite_revision: $revision, suite_dirty: $dirty,
 	  test_args: $args, tests: .,

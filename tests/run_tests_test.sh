@@ -94,6 +94,26 @@ expect_exit "arguments after -- reach the test" 0 -b "$fake" -s "$work/settings"
 check "run.json keeps the test arguments verbatim" jq_holds \
 	'.test_args == ["--count", "5", "-c"]' "$work/r/args/run.json"
 
+expect_exit "--repeat 0 is a usage error" 2 -b "$fake" -s "$work/settings" -r 0
+expect_exit "--repeat runs every test again" 0 -b "$fake" -s "$work/settings" -o "$work/r" \
+	--run-id rep -t fake_pass_test -t fake_skip_test --repeat 3
+expect_output "--repeat plans every run" "^1\.\.6$"
+check "--repeat keeps each run in rep-N" test -s "$work/r/rep/rep-3/fake_pass_test.json"
+check "run.json lists every run of every test" jq_holds \
+	'.repeat == 3 and (.tests | length) == 6 and
+	 ([.tests[] | select(.name == "fake_pass_test") | .result] ==
+	  ["rep-1/fake_pass_test.json", "rep-2/fake_pass_test.json", "rep-3/fake_pass_test.json"])' \
+	"$work/r/rep/run.json"
+if command -v perf >/dev/null && [ -d /sys/kernel/tracing/events/kvm ]; then
+	expect_exit "--perf runs the tests under perf stat" 0 -b "$fake" -s "$work/settings" \
+		-o "$work/r" --run-id perf -t fake_pass_test --perf
+	check "--perf records the KVM tracepoint counts" jq_holds \
+		'.tests[0].perf.available and (.tests[0].perf.events | has("kvm_apic_ipi"))' \
+		"$work/r/perf/run.json"
+else
+	skip "--perf (needs perf and KVM tracepoints)"
+fi
+
 # The real skip path: no /dev/kvm in a private mount namespace.
 if [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
 	# shellcheck disable=SC2016 # expanded by the inner shell
