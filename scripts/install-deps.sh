@@ -13,6 +13,8 @@ declare -A need=(
 	[shellcheck]=shellcheck
 	[xz]=xz-utils
 	[tar]=tar
+	[column]=bsdextrautils
+	[gnuplot]=gnuplot-nox
 	[timeout]=coreutils
 )
 missing=()

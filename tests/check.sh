@@ -87,6 +87,9 @@ fi
 section "run_tests.sh"
 ktap_results run_tests_test "$SRC/tests/run_tests_test.sh" "$build/tests"
 
+section "compare.sh, on synthetic result sets"
+ktap_results compare_test "$SRC/tests/compare_test.sh"
+
 section "harness on this host's KVM"
 ktap_results tsc_offset_test "$build/harness-tests/tsc_offset_test"
 

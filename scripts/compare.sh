@@ -1,0 +1,365 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Compare two result sets (baseline, candidate): per variant, the median of
+# the per-run medians on each side, their difference with a 95% bootstrap
+# confidence interval, a verdict, and every lost, duplicate, spurious or
+# delayed interrupt side by side.  Writes text and Markdown tables, JSON,
+# gnuplot plots and a README into a new directory.
+set -uo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ME=compare
+
+usage() {
+	cat <<EOT
+Usage: compare.sh -b DIR [-b DIR...] -c DIR [-c DIR...] [options]
+
+A result set is one or more run directories (results/<run-id>/, as
+run_tests.sh or make bench writes them; a directory of such runs counts
+as all of them).  Every test result file in a set is one run.
+
+  -b, --baseline DIR     baseline run directory (repeatable)
+  -c, --candidate DIR    candidate run directory (repeatable)
+      --base-label NAME  how to call the baseline (default: baseline)
+      --cand-label NAME  how to call the candidate (default: candidate)
+  -m, --metric NAME      latency (send to handler, default) or iteration
+  -t, --threshold PCT    smallest change reported, in percent (default 5)
+  -o, --out DIR          where to write (default: results/compare-<labels>);
+                         never overwritten
+      --cdf TEST/VARIANT variant for the latency CDF plot (default: the
+                         largest change)
+      --no-plots         tables and JSON only
+      --seed N           bootstrap seed (default 1: output is reproducible)
+  -h, --help             this text
+
+Statistics: each run's median (p50) of the metric is one sample.  The
+estimate per side is the median of its samples; the 95% confidence
+interval of the difference comes from 2000 bootstrap resamples of the runs
+on each side.  A change is reported only when that interval excludes zero
+and the difference is at least the threshold; with fewer than 2 runs on a
+side there is no interval, and the verdict says so.  Lost, duplicate and
+spurious interrupts in the candidate are flagged whatever the cycles say.
+Exit status: 0, 1 if the candidate regressed or lost, duplicated or
+invented an interrupt, 2 for bad input.
+EOT
+}
+
+die() {
+	echo "$ME: $*" >&2
+	exit 2
+}
+
+base_dirs=()
+cand_dirs=()
+base_label=baseline
+cand_label=candidate
+metric=latency
+threshold=5
+out=
+cdf=
+plots=1
+seed=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-b|--baseline) [ -n "${2:-}" ] || die "$1 needs a directory"; base_dirs+=("$2"); shift 2 ;;
+	-c|--candidate) [ -n "${2:-}" ] || die "$1 needs a directory"; cand_dirs+=("$2"); shift 2 ;;
+	--base-label) [ -n "${2:-}" ] || die "$1 needs a name"; base_label=$2; shift 2 ;;
+	--cand-label) [ -n "${2:-}" ] || die "$1 needs a name"; cand_label=$2; shift 2 ;;
+	-m|--metric) [[ ${2:-} =~ ^(latency|iteration)$ ]] || die "--metric is latency or iteration"; metric=$2; shift 2 ;;
+	-t|--threshold) [[ ${2:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--threshold needs a percentage"; threshold=$2; shift 2 ;;
+	-o|--out) [ -n "${2:-}" ] || die "$1 needs a directory"; out=$2; shift 2 ;;
+	--cdf) [[ ${2:-} == */* ]] || die "--cdf needs TEST/VARIANT"; cdf=$2; shift 2 ;;
+	--no-plots) plots=0; shift ;;
+	--seed) [[ ${2:-} =~ ^[0-9]+$ ]] || die "--seed needs a number"; seed=$2; shift 2 ;;
+	-h|--help) usage; exit 0 ;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+done
+[ ${#base_dirs[@]} -gt 0 ] || die "no baseline (-b DIR)"
+[ ${#cand_dirs[@]} -gt 0 ] || die "no candidate (-c DIR)"
+command -v jq >/dev/null || die "jq is needed (make installs it)"
+[ $plots -eq 0 ] || command -v gnuplot >/dev/null ||
+	die "gnuplot is needed for plots (Debian: gnuplot-nox; make installs it), or pass --no-plots"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Every test result file of one set, one per line; checks schemas on the way.
+result_files() {
+	local dir=$1 run f listed
+
+	[ -d "$dir" ] || die "$dir: no such directory"
+	if [ -f "$dir/run.json" ]; then
+		jq -e '.schema == "kvm-ipi-selftests/run" and .schema_version == 1' "$dir/run.json" \
+			>/dev/null 2>&1 || die "$dir/run.json: not a version 1 run.json (corrupt, or another schema)"
+		# Not a pipe: die must end the script, not a subshell.
+		mapfile -t listed < <(jq -r '.tests[].result // empty' "$dir/run.json")
+		for f in "${listed[@]}"; do
+			[ -f "$dir/$f" ] || die "$dir/$f: listed in run.json but missing"
+			echo "$dir/$f"
+		done
+		return
+	fi
+	for run in "$dir"/*/; do
+		[ -f "$run/run.json" ] && result_files "${run%/}"
+	done
+}
+
+collect() {
+	local side=$1 f
+
+	shift
+	for d in "$@"; do
+		result_files "$d" >"$work/files" || exit 2
+		[ -s "$work/files" ] || die "$d: no runs with results in it"
+		while read -r f; do
+			jq -e '.schema == "kvm-ipi-selftests/test-result" and .schema_version == 1' "$f" \
+				>/dev/null 2>&1 || die "$f: not a version 1 test result (corrupt, or another schema)"
+			# side, run, test/variant, status, p50, p99, lost, dup, spurious, delayed, late
+			jq -r --arg side "$side" --arg run "$f" --arg m "$metric" '
+				.test as $t | .variants[] |
+				[$side, $run, "\($t)/\(.name)", .status,
+				 (if (.[$m].count // 0) > 0 then .[$m].cycles.p50 else "-" end),
+				 (if (.[$m].count // 0) > 0 then .[$m].cycles.p99 else "-" end),
+				 (.counts.lost // 0), (.counts.duplicate // 0), (.counts.spurious // 0),
+				 (.counts.delayed // 0), (.counts.late // 0)] | @tsv' "$f" >>"$work/samples"
+			jq -r --arg side "$side" --arg m "$metric" '.test as $t | .variants[] |
+				"\($t)/\(.name)" as $v | (.[$m].buckets // [])[] |
+				[$side, $v, .[0], .[1], .[2]] | @tsv' "$f" >>"$work/buckets"
+			jq -c --arg side "$side" '{side: $side, kernel: .host.kernel_release,
+				host: .host.hostname, cpu: .host.cpu_model, vendor: .host.kvm_vendor_module,
+				delivery: .host.configured_delivery, started: .started, test: .test,
+				argv: (.argv[1:] | join(" "))}' "$f" >>"$work/meta"
+		done <"$work/files"
+	done
+}
+
+: >"$work/samples"
+: >"$work/meta"
+: >"$work/buckets"
+collect base "${base_dirs[@]}"
+collect cand "${cand_dirs[@]}"
+
+# Per variant and side: the runs' medians, bootstrapped.
+awk -F'\t' -v seed="$seed" -v threshold="$threshold" -v B=2000 '
+function median(a, n,    i, j, t, b) {
+	for (i = 1; i <= n; i++) b[i] = a[i]
+	for (i = 2; i <= n; i++) { t = b[i]; for (j = i - 1; j >= 1 && b[j] > t; j--) b[j + 1] = b[j]; b[j + 1] = t }
+	return n % 2 ? b[(n + 1) / 2] : (b[n / 2] + b[n / 2 + 1]) / 2
+}
+function resampled_median(key, n,    i, r) {
+	for (i = 1; i <= n; i++) r[i] = val[key, int(rand() * n) + 1]
+	return median(r, n)
+}
+function pctile(a, n, p,    i, j, t) {
+	for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+	return a[int(p * (n - 1)) + 1]
+}
+{
+	key = $3 SUBSEP $1
+	variants[$3] = 1
+	runs[key]++
+	status[key] = status[key] (status[key] == "" ? "" : ",") $4
+	if ($5 != "-") { n[key]++; val[key, n[key]] = $5; p99[key, n[key]] = $6 }
+	lost[key] += $7; dup[key] += $8; spur[key] += $9; delayed[key] += $10; late[key] += $11
+}
+END {
+	srand(seed)
+	for (v in variants) {
+		b = v SUBSEP "base"; c = v SUBSEP "cand"
+		nb = n[b] + 0; nc = n[c] + 0
+		bm = "-"; cm = "-"; bl = bh = cl = ch = "-"; bmin = bmax = cmin = cmax = "-"
+		for (s = 0; s < 2; s++) {
+			k = s ? c : b; m = s ? nc : nb
+			if (!m) continue
+			for (i = 1; i <= m; i++) a[i] = val[k, i]
+			med = median(a, m); lo = a[1]; hi = a[1]
+			for (i = 1; i <= m; i++) { if (val[k, i] < lo) lo = val[k, i]; if (val[k, i] > hi) hi = val[k, i] }
+			for (i = 1; i <= B; i++) boot[i] = resampled_median(k, m)
+			clo = pctile(boot, B, 0.025); chi = pctile(boot, B, 0.975)
+			if (s) { cm = med; cmin = lo; cmax = hi; cl = clo; ch = chi } else { bm = med; bmin = lo; bmax = hi; bl = clo; bh = chi }
+		}
+		diff = pct = dlo = dhi = "-"
+		if (!runs[b] || !runs[c]) verdict = runs[b] ? "only in baseline" : "only in candidate"
+		else if (!nb || !nc) verdict = "no samples"
+		else {
+			diff = cm - bm; pct = bm ? 100 * diff / bm : 0
+			if (nb < 2 || nc < 2) verdict = "insufficient runs"
+			else {
+				for (i = 1; i <= B; i++) d[i] = resampled_median(c, nc) - resampled_median(b, nb)
+				dlo = pctile(d, B, 0.025); dhi = pctile(d, B, 0.975)
+				big = (pct >= threshold || -pct >= threshold)
+				if (dlo > 0 && big) verdict = "regressed"
+				else if (dhi < 0 && big) verdict = "improved"
+				else verdict = "no change"
+			}
+		}
+		flag = ""
+		if (lost[c] + 0) flag = flag "LOST "
+		if (dup[c] + 0) flag = flag "DUPLICATE "
+		if (spur[c] + 0) flag = flag "SPURIOUS "
+		printf "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", \
+			v, verdict, runs[b], runs[c], bm, bl, bh, bmin, bmax, cm, cl, ch, cmin, cmax, \
+			diff, pct, dlo, dhi, lost[b], lost[c], dup[b], dup[c], spur[b], spur[c], \
+			delayed[b], delayed[c], late[b], late[c], flag, status[b] "|" status[c]
+	}
+}' "$work/samples" | sort >"$work/rows" || die "statistics failed"
+
+jq -Rn --arg metric "$metric" --argjson threshold "$threshold" --argjson seed "$seed" \
+	--arg base "$base_label" --arg cand "$cand_label" \
+	--slurpfile meta <(jq -s . "$work/meta") '
+	def num: if . == "-" then null else tonumber end;
+	[inputs | split("\t") | {
+		variant: .[0], verdict: .[1], runs: {base: (.[2] | tonumber), cand: (.[3] | tonumber)},
+		base: {median: (.[4] | num), ci95: [(.[5] | num), (.[6] | num)], min: (.[7] | num), max: (.[8] | num)},
+		cand: {median: (.[9] | num), ci95: [(.[10] | num), (.[11] | num)], min: (.[12] | num), max: (.[13] | num)},
+		diff: {cycles: (.[14] | num), percent: (.[15] | num), ci95: [(.[16] | num), (.[17] | num)]},
+		lost: {base: (.[18] | tonumber), cand: (.[19] | tonumber)},
+		duplicate: {base: (.[20] | tonumber), cand: (.[21] | tonumber)},
+		spurious: {base: (.[22] | tonumber), cand: (.[23] | tonumber)},
+		delayed: {base: (.[24] | tonumber), cand: (.[25] | tonumber)},
+		late: {base: (.[26] | tonumber), cand: (.[27] | tonumber)},
+		flags: (.[28] | split(" ") | map(select(length > 0))),
+		statuses: {base: (.[29] | split("|")[0]), cand: (.[29] | split("|")[1])}}] as $rows |
+	($meta[0] | group_by(.side) | map({key: .[0].side, value: {
+		kernels: ([.[].kernel] | unique), hosts: ([.[].host] | unique), cpus: ([.[].cpu] | unique),
+		vendors: ([.[].vendor] | unique), delivery: ([.[].delivery] | unique),
+		dates: ([.[].started] | [min, max]), arguments: ([.[] | "\(.test) \(.argv)"] | unique)}})
+	 | from_entries) as $sides |
+	{schema: "kvm-ipi-selftests/compare", schema_version: 1, metric: $metric,
+	 statistic: "median of per-run p50s; 95% CI by bootstrap (2000 resamples) over runs",
+	 threshold_percent: $threshold, seed: $seed, labels: {base: $base, cand: $cand},
+	 sides: $sides, variants: $rows}' <"$work/rows" >"$work/comparison.json" ||
+	die "could not build the comparison JSON"
+
+# Where it goes: a new directory, never an existing one.
+[ -n "$out" ] || out=$SRC/results/compare-$base_label-vs-$cand_label
+mkdir -p "$(dirname "$out")" || die "cannot create $(dirname "$out")"
+mkdir "$out" 2>/dev/null || die "$out exists or cannot be created; comparisons are never overwritten"
+cp "$work/comparison.json" "$out/comparison.json"
+
+# The plain-text table, for mail.
+{
+	jq -r '"\(.labels.base) vs \(.labels.cand): median \(.metric) cycles (median of per-run p50s)",
+		"change reported when the 95% bootstrap CI excludes 0 and |change| >= \(.threshold_percent)%", ""' \
+		"$out/comparison.json"
+	jq -r '
+		def n: if . == null then "-" else (. | floor | tostring) end;
+		def p: if . == null then "-" else ((. * 10 | round) / 10 | tostring) + "%" end;
+		(["variant", "runs", .labels.base, .labels.cand, "change", "95% CI", "verdict", "lost", "dup", "delayed"] | @tsv),
+		(.variants[] | [.variant, "\(.runs.base)/\(.runs.cand)", (.base.median | n), (.cand.median | n),
+			(.diff.percent | p), "\(.diff.ci95[0] | n)..\(.diff.ci95[1] | n)",
+			.verdict + (if (.flags | length) > 0 then " !! " + (.flags | join(" ")) else "" end),
+			"\(.lost.base)/\(.lost.cand)", "\(.duplicate.base)/\(.duplicate.cand)",
+			"\(.delayed.base)/\(.delayed.cand)"] | @tsv)' "$out/comparison.json" |
+		column -t -s $'\t'
+} >"$out/comparison.txt"
+
+# The Markdown table.
+jq -r '
+	def n: if . == null then "-" else (. | floor | tostring) end;
+	def p: if . == null then "-" else ((. * 10 | round) / 10 | tostring) + "%" end;
+	"| variant | runs | \(.labels.base) | \(.labels.cand) | change | 95% CI (cycles) | verdict | lost | duplicate | delayed |",
+	"| --- | --- | ---: | ---: | ---: | --- | --- | --- | --- | --- |",
+	(.variants[] | "| \(.variant) | \(.runs.base)/\(.runs.cand) | \(.base.median | n) | \(.cand.median | n) | \(.diff.percent | p) | \(.diff.ci95[0] | n)..\(.diff.ci95[1] | n) | \(.verdict)\(if (.flags | length) > 0 then " **" + (.flags | join(" ")) + "**" else "" end) | \(.lost.base)/\(.lost.cand) | \(.duplicate.base)/\(.duplicate.cand) | \(.delayed.base)/\(.delayed.cand) |")' \
+	"$out/comparison.json" >"$out/comparison.md"
+
+plot_medians() {
+	jq -r '.variants[] | select(.base.median != null and .cand.median != null) |
+		[(.variant | sub("_test/"; ": ")), .base.median, (.base.ci95[0] // .base.min), (.base.ci95[1] // .base.max),
+		 .cand.median, (.cand.ci95[0] // .cand.min), (.cand.ci95[1] // .cand.max)] | @tsv' \
+		"$out/comparison.json" >"$work/medians.dat"
+	[ -s "$work/medians.dat" ] || return 0
+	local n width
+
+	n=$(wc -l <"$work/medians.dat")
+	width=$((n * 28 + 200))
+	[ $width -ge 800 ] || width=800
+	for term in "svg size $width,700" "png size $width,700"; do
+		gnuplot <<EOG || return 1
+set terminal $term
+set output "$out/medians.${term%% *}"
+set title "Median $metric cycles per variant, with 95% bootstrap CI of the median"
+set logscale y
+set ylabel "cycles"
+set xtics rotate by -45 font ",8" noenhanced
+set bmargin 14
+set xrange [-0.6:$n - 0.4]
+set key outside top center horizontal noenhanced
+set datafile separator "\t"
+plot "$work/medians.dat" using (\$0 - 0.15):2:3:4:xtic(1) with yerrorbars pt 7 ps 0.6 title "$base_label", \
+     "$work/medians.dat" using (\$0 + 0.15):5:6:7 with yerrorbars pt 5 ps 0.6 title "$cand_label"
+EOG
+	done
+}
+
+plot_cdf() {
+	local v=$cdf side
+
+	[ -n "$v" ] || v=$(jq -r '[.variants[] | select(.diff.percent != null)] |
+		max_by(.diff.percent | fabs) | .variant // empty' "$out/comparison.json")
+	[ -n "$v" ] || return 0
+	for side in base cand; do
+		awk -F'\t' -v s=$side -v v="$v" '$1 == s && $2 == v { c[$4] += $5; t += $5 }
+			END { for (h in c) print h "\t" c[h] }' "$work/buckets" | sort -n |
+			awk -F'\t' '{ t += $2; h[NR] = $1; c[NR] = t } END { for (i = 1; i <= NR; i++) print h[i] "\t" c[i] / t }' \
+			>"$work/cdf.$side"
+	done
+	[ -s "$work/cdf.base" ] && [ -s "$work/cdf.cand" ] || return 0
+	for term in "svg size 900,600" "png size 900,600"; do
+		gnuplot <<EOG || return 1
+set terminal $term
+set output "$out/cdf.${term%% *}"
+set title "$v: $metric cycles, all runs of each side merged" noenhanced
+set logscale x
+set xlabel "cycles"
+set ylabel "fraction of deliveries"
+set key bottom right noenhanced
+set datafile separator "\t"
+plot "$work/cdf.base" using 1:2 with steps title "$base_label", \
+     "$work/cdf.cand" using 1:2 with steps title "$cand_label"
+EOG
+	done
+	echo "$v" >"$work/cdf.variant"
+}
+
+if [ $plots -eq 1 ]; then
+	plot_medians || die "gnuplot failed on the medians plot"
+	plot_cdf || die "gnuplot failed on the CDF plot"
+fi
+
+# What was compared, and how to make all this again.
+rel() {
+	realpath --relative-to="$SRC" "$1"
+}
+{
+	cmd="scripts/compare.sh"
+	for d in "${base_dirs[@]}"; do cmd+=" -b $(rel "$d")"; done
+	for d in "${cand_dirs[@]}"; do cmd+=" -c $(rel "$d")"; done
+	cmd+=" --base-label $base_label --cand-label $cand_label --metric $metric"
+	cmd+=" --threshold $threshold --seed $seed${cdf:+ --cdf $cdf} -o $(rel "$out")"
+	[ $plots -eq 1 ] || cmd+=" --no-plots"
+	jq -r --arg cmd "$cmd" --arg cdf "$(cat "$work/cdf.variant" 2>/dev/null)" '
+		def side(s): "- kernel \(s.kernels | join(", ")) on \(s.hosts | join(", ")) (\(s.cpus | join(", "))), KVM \(s.vendors | join(", ")), delivery configured as \(s.delivery | join(", "))",
+			"- runs from \(s.dates[0]) to \(s.dates[1])",
+			"- arguments: \(s.arguments | map("`" + . + "`") | join("; "))";
+		"# \(.labels.base) vs \(.labels.cand)", "",
+		"## What was compared", "",
+		"**\(.labels.base)** (baseline):", "", side(.sides.base), "",
+		"**\(.labels.cand)** (candidate):", "", side(.sides.cand), "",
+		"## How", "",
+		"Metric: \(.metric) cycles (\(if .metric == "latency" then "send to the handler'"'"'s first instruction" else "one test iteration" end)). \(.statistic). A run'"'"'s IPIs share its conditions (host load, CPU placement), so runs, not IPIs, are the independent samples. A change is reported only when the interval excludes zero and is at least \(.threshold_percent)%; otherwise it is within the run-to-run noise.", "",
+		"## Results", "",
+		"See comparison.md (below), comparison.txt for mail, comparison.json for everything." +
+		(if $cdf != "" then " Plots: medians.svg/.png (each side'"'"'s median with its 95% CI), cdf.svg/.png (\($cdf))." else "" end), "",
+		"## Regenerate", "", "From the repository top, on the committed raw results:", "", "    \($cmd)"' \
+		"$out/comparison.json"
+	echo
+	cat "$out/comparison.md"
+} >"$out/README.md"
+
+cat "$out/comparison.txt"
+echo "# comparison: $out"
+jq -e '[.variants[] | select(.verdict == "regressed" or (.flags | length) > 0)] | length == 0' \
+	"$out/comparison.json" >/dev/null

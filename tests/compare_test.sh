@@ -1,0 +1,120 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# compare.sh on synthetic result sets whose answers are known: verdicts,
+# flags, bad input, never overwriting, and reproducible output.
+set -uo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=tests/lib.sh
+. "$SRC/tests/lib.sh"
+
+compare=$SRC/scripts/compare.sh
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# make_run DIR ID "variant:p50:lost:dup ..." writes one run of t_test.
+make_run() {
+	local dir=$1/$2 spec
+
+	shift 2
+	mkdir -p "$dir"
+	jq -n '{schema: "kvm-ipi-selftests/run", schema_version: 1, tests: [{name: "t_test", result: "t_test.json"}]}' \
+		>"$dir/run.json"
+	for spec in "$@"; do echo "$spec"; done | jq -Rn '{
+		schema: "kvm-ipi-selftests/test-result", schema_version: 1, test: "t_test",
+		started: "2026-11-25T00:00:00Z", argv: ["t_test", "-c", "10"],
+		host: {kernel_release: "6.12.0", hostname: "h", cpu_model: "c",
+		       kvm_vendor_module: "kvm_intel", configured_delivery: "apicv"},
+		variants: [inputs | split(":") | {name: .[0], status: "pass",
+			latency: {count: 100, cycles: {p50: (.[1] | tonumber), p99: (.[1] | tonumber * 2)},
+				  buckets: [[(.[1] | tonumber), (.[1] | tonumber), 100]]},
+			counts: {lost: (.[2] | tonumber), duplicate: (.[3] | tonumber), spurious: 0,
+				 delayed: 0, late: 0}}]}' >"$dir/t_test.json"
+}
+
+# Five runs a side around the given medians (+-1%).
+make_set() {
+	local dir=$1 a=$2 b=$3 lost=${4:-0} i
+
+	for i in 1 2 3 4 5; do
+		make_run "$dir" "r$i" "steady:$((1000 + i * 2)):0:0" "moving:$((a + i * a / 100)):0:0" \
+			"other:$((b + i)):$lost:0"
+	done
+}
+
+# run_compare NAME EXPECTED-EXIT ARGS...: output in $work/NAME.out
+run_compare() {
+	local name=$1 want=$2 rc
+
+	shift 2
+	"$compare" --no-plots "$@" >"$work/$name.out" 2>&1
+	rc=$?
+	check "$name: exit $want" test "$rc" -eq "$want"
+}
+
+verdict() {
+	jq -r --arg v "t_test/$2" '.variants[] | select(.variant == $v) | .verdict' "$work/$1/comparison.json"
+}
+
+echo "TAP version 13"
+
+make_set "$work/base" 2000 5000
+make_set "$work/same" 2000 5000
+make_set "$work/slower" 3000 5000
+make_set "$work/faster" 1000 5000
+make_set "$work/lossy" 2000 5000 1
+
+run_compare same 0 -b "$work/base" -c "$work/same" -o "$work/same.cmp"
+check "identical sets: no change" test "$(verdict same.cmp moving)" = "no change"
+run_compare slower 1 -b "$work/base" -c "$work/slower" -o "$work/slower.cmp"
+check "50% slower: regressed" test "$(verdict slower.cmp moving)" = "regressed"
+check "the unchanged variant stays unchanged" test "$(verdict slower.cmp steady)" = "no change"
+check "the difference and its CI are in cycles" jq_holds \
+	'.variants[] | select(.variant == "t_test/moving") | .diff.cycles == 1030 and .diff.ci95[0] > 0' \
+	"$work/slower.cmp/comparison.json"
+run_compare faster 0 -b "$work/base" -c "$work/faster" -o "$work/faster.cmp"
+check "50% faster: improved" test "$(verdict faster.cmp moving)" = "improved"
+run_compare threshold 0 -b "$work/base" -c "$work/slower" -t 60 -o "$work/threshold.cmp"
+check "below the threshold: no change" test "$(verdict threshold.cmp moving)" = "no change"
+run_compare lossy 1 -b "$work/base" -c "$work/lossy" -o "$work/lossy.cmp"
+check "a lost interrupt in the candidate is flagged, whatever the cycles" jq_holds \
+	'.variants[] | select(.variant == "t_test/other") | .flags == ["LOST"] and .lost.cand == 5' \
+	"$work/lossy.cmp/comparison.json"
+check "the flag is loud in the mail table" grep -q '!! LOST' "$work/lossy.cmp/comparison.txt"
+
+make_run "$work/one" r1 "moving:4000:0:0" "extra:10:0:0"
+run_compare one 0 -b "$work/base" -c "$work/one" -o "$work/one.cmp"
+check "one candidate run: insufficient runs" test "$(verdict one.cmp moving)" = "insufficient runs"
+check "a variant on one side only is listed, not dropped" test "$(verdict one.cmp extra)" = "only in candidate"
+check "and so is the other side's" test "$(verdict one.cmp steady)" = "only in baseline"
+
+mkdir -p "$work/corrupt/r1"
+cp "$work/base/r1/run.json" "$work/corrupt/r1/"
+echo '{"schema": "kvm-ipi-selftests/test-result", "variants": [' >"$work/corrupt/r1/t_test.json"
+run_compare corrupt 2 -b "$work/base" -c "$work/corrupt" -o "$work/corrupt.cmp"
+check "a corrupt file is named" grep -q "corrupt/r1/t_test.json: not a version 1 test result" "$work/corrupt.out"
+make_set "$work/v2" 2000 5000
+jq '.schema_version = 2' "$work/v2/r3/t_test.json" >"$work/x" && mv "$work/x" "$work/v2/r3/t_test.json"
+run_compare schema 2 -b "$work/base" -c "$work/v2" -o "$work/schema.cmp"
+check "a schema mismatch is named" grep -q "v2/r3/t_test.json: not a version 1" "$work/schema.out"
+make_set "$work/hole" 2000 5000
+rm "$work/hole/r2/t_test.json"
+run_compare missing 2 -b "$work/base" -c "$work/hole" -o "$work/missing.cmp"
+check "a file run.json lists but is missing is named" grep -q "hole/r2/t_test.json: listed in run.json but missing" "$work/missing.out"
+check "and nothing is written from the rest" test ! -e "$work/missing.cmp"
+run_compare empty 2 -b "$work/base" -c "$work/nowhere"
+run_compare overwrite 2 -b "$work/base" -c "$work/same" -o "$work/same.cmp"
+check "an existing comparison is never overwritten" grep -q "never overwritten" "$work/overwrite.out"
+run_compare usage 2 -b "$work/base"
+
+# Reproducible: the README's command, run again, gives the same files.
+"$compare" -b "$work/base" -c "$work/slower" -o "$work/plots.cmp" >/dev/null 2>&1
+check "plots: SVG and PNG, medians and CDF" test -s "$work/plots.cmp/medians.svg" -a \
+	-s "$work/plots.cmp/medians.png" -a -s "$work/plots.cmp/cdf.svg" -a -s "$work/plots.cmp/cdf.png"
+"$compare" -b "$work/base" -c "$work/slower" -o "$work/again.cmp" >/dev/null 2>&1
+check "same inputs and seed: same comparison" cmp -s "$work/plots.cmp/comparison.json" "$work/again.cmp/comparison.json"
+check "the README says how to regenerate it" grep -q '^    scripts/compare.sh -b ' "$work/plots.cmp/README.md"
+
+echo "1..$checks"
+summary
