@@ -87,8 +87,9 @@ fi
 section "run_tests.sh"
 ktap_results run_tests_test "$SRC/tests/run_tests_test.sh" "$build/tests"
 
-section "compare.sh, on synthetic result sets"
+section "compare.sh and bisect.sh, on stand-in results"
 ktap_results compare_test "$SRC/tests/compare_test.sh"
+ktap_results bisect_test "$SRC/tests/bisect_test.sh"
 
 section "harness on this host's KVM"
 ktap_results tsc_offset_test "$build/harness-tests/tsc_offset_test"

@@ -1,0 +1,135 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# A verdict for git bisect run: run the chosen tests on the running kernel
+# and exit 0 (good), 1 (bad) or 125 (skip this commit).
+set -uo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+GOOD=0
+BAD=1
+SKIP=125
+
+usage() {
+	cat <<EOT
+Usage: bisect.sh [options] [-- test arguments...]
+
+Runs the selected tests (through run_tests.sh) and decides:
+  bad   (exit 1)   any lost, duplicate or spurious interrupt, or a failing
+                   variant; or, with --baseline, a variant whose median
+                   regressed beyond --max-regress-pct or --max-regress-cycles
+                   (the 95% bootstrap CI of the change above zero, as in
+                   compare.sh);
+  skip  (exit 125) --prepare failed (build, install, boot: it is not this
+                   commit's verdict), every test skipped, or the run broke
+                   (no results, bad usage, a comparison that could not run);
+  good  (exit 0)   otherwise.
+
+  -t, --test GLOB            tests to run (repeatable; default: all)
+  -r, --repeat N             runs of each test (default 3; a regression
+                             needs at least 2 on each side)
+      --baseline DIR         a saved result set of a good kernel
+      --max-regress-pct X    with --baseline: bad above X% slower (default 10)
+      --max-regress-cycles Y with --baseline: bad above Y cycles slower
+      --prepare CMD          run CMD first (e.g. build and boot the kernel
+                             under test); its failure means skip
+  -b, --bin-dir DIR          built tests (default: build/tests)
+  -o, --results DIR          where each step's run goes (default: results/bisect)
+  -h, --help                 this text
+
+Each step's run stays in the results directory, named after the kernel.
+EOT
+}
+
+say() {
+	echo "bisect: $*" >&2
+}
+
+indent() {
+	local line
+
+	while IFS= read -r line; do
+		echo "bisect:   $line" >&2
+	done <<<"$1"
+}
+
+skip_commit() {
+	say "SKIP: $*"
+	exit $SKIP
+}
+
+tests=()
+repeat=3
+baseline=
+max_pct=10
+max_cycles=
+prepare=
+bin_dir=$SRC/build/tests
+results=$SRC/results/bisect
+args=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-t|--test) [ -n "${2:-}" ] || skip_commit "$1 needs a value"; tests+=(-t "$2"); shift 2 ;;
+	-r|--repeat) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || skip_commit "--repeat needs a number"; repeat=$2; shift 2 ;;
+	--baseline) [ -d "${2:-}" ] || skip_commit "--baseline '${2:-}' is not a directory"; baseline=$2; shift 2 ;;
+	--max-regress-pct) [[ ${2:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] || skip_commit "--max-regress-pct needs a number"; max_pct=$2; shift 2 ;;
+	--max-regress-cycles) [[ ${2:-} =~ ^[0-9]+$ ]] || skip_commit "--max-regress-cycles needs a number"; max_cycles=$2; shift 2 ;;
+	--prepare) [ -n "${2:-}" ] || skip_commit "--prepare needs a command"; prepare=$2; shift 2 ;;
+	-b|--bin-dir) [ -n "${2:-}" ] || skip_commit "$1 needs a value"; bin_dir=$2; shift 2 ;;
+	-o|--results) [ -n "${2:-}" ] || skip_commit "$1 needs a value"; results=$2; shift 2 ;;
+	-h|--help) usage; exit $GOOD ;;
+	--) shift; args=("$@"); break ;;
+	*) skip_commit "unknown argument '$1' (see --help)" ;;
+	esac
+done
+
+if [ -n "$prepare" ]; then
+	bash -c "$prepare" || skip_commit "--prepare failed: $prepare"
+fi
+
+mkdir -p "$results" || skip_commit "cannot create $results"
+id=$(uname -r)-$(date -u +%Y%m%d-%H%M%S)-$$
+"$SRC/run_tests.sh" -b "$bin_dir" -o "$results" --run-id "$id" --repeat "$repeat" \
+	"${tests[@]}" -- "${args[@]}" >"$results/$id.log" 2>&1
+rc=$?
+run=$results/$id
+say "run: $run (runner exit $rc)"
+case $rc in
+0|1) ;;
+4) skip_commit "every test skipped" ;;
+*) skip_commit "the run broke (runner exit $rc); see $results/$id.log" ;;
+esac
+[ -s "$run/run.json" ] || skip_commit "no run.json in $run"
+
+# Criterion 1: interrupts lost, duplicated, invented, or a failing variant.
+mapfile -t files < <(jq -r --arg run "$run" '.tests[] | select(.result) | "\($run)/\(.result)"' "$run/run.json")
+bad=$(for f in "${files[@]}"; do jq -r '.test as $t | .variants[] |
+		select(.status == "fail" or .status == "timeout" or .status == "crash" or
+		       (.counts.lost // 0) > 0 or (.counts.duplicate // 0) > 0 or
+		       (.counts.spurious // 0) > 0) |
+		"\($t)/\(.name): \(.status), lost \(.counts.lost // "-"), duplicate \(.counts.duplicate // "-"), spurious \(.counts.spurious // "-")"' "$f"; done)
+if [ -n "$bad" ] || [ "$rc" -eq 1 ]; then
+	say "BAD: failing variants or lost/duplicate/spurious interrupts"
+	[ -z "$bad" ] || indent "$bad"
+	exit $BAD
+fi
+
+# Criterion 2: a regression against the baseline.
+if [ -n "$baseline" ]; then
+	cmp=$results/$id-vs-baseline
+	"$SRC/scripts/compare.sh" --no-plots -b "$baseline" -c "$run" --base-label baseline \
+		--cand-label "$(uname -r)" -o "$cmp" >/dev/null 2>"$cmp.err"
+	[ $? -le 1 ] || skip_commit "the comparison failed: $(head -n 1 "$cmp.err")"
+	regressed=$(jq -r --argjson pct "$max_pct" --argjson cyc "${max_cycles:-null}" '
+		.variants[] | select(.diff.ci95[0] != null and .diff.ci95[0] > 0 and
+			(.diff.percent > $pct or ($cyc != null and .diff.cycles > $cyc))) |
+		"\(.variant): \(.base.median) -> \(.cand.median) cycles (\(.diff.percent | floor)%, 95% CI \(.diff.ci95[0])..\(.diff.ci95[1]))"' \
+		"$cmp/comparison.json")
+	if [ -n "$regressed" ]; then
+		say "BAD: regressed against $baseline"
+		indent "$regressed"
+		exit $BAD
+	fi
+fi
+say "GOOD"
+exit $GOOD
