@@ -338,8 +338,9 @@ rel() {
 	for d in "${base_dirs[@]}"; do cmd+=" -b $(rel "$d")"; done
 	for d in "${cand_dirs[@]}"; do cmd+=" -c $(rel "$d")"; done
 	cmd+=" --base-label $base_label --cand-label $cand_label --metric $metric"
-	cmd+=" --threshold $threshold --seed $seed${cdf:+ --cdf $cdf} -o $(rel "$out")"
+	cmd+=" --threshold $threshold --seed $seed${cdf:+ --cdf $cdf}"
 	[ $plots -eq 1 ] || cmd+=" --no-plots"
+	cmd+=" -o $(rel "$out")"
 	jq -r --arg cmd "$cmd" --arg cdf "$(cat "$work/cdf.variant" 2>/dev/null)" '
 		def side(s): "- kernel \(s.kernels | join(", ")) on \(s.hosts | join(", ")) (\(s.cpus | join(", "))), KVM \(s.vendors | join(", ")), delivery configured as \(s.delivery | join(", "))",
 			"- runs from \(s.dates[0]) to \(s.dates[1])",
@@ -353,7 +354,7 @@ rel() {
 		"## Results", "",
 		"See comparison.md (below), comparison.txt for mail, comparison.json for everything." +
 		(if $cdf != "" then " Plots: medians.svg/.png (each side'"'"'s median with its 95% CI), cdf.svg/.png (\($cdf))." else "" end), "",
-		"## Regenerate", "", "From the repository top, on the committed raw results:", "", "    \($cmd)"' \
+		"## Regenerate", "", "From the repository top, on the committed raw results (remove this directory first: comparisons are never overwritten):", "", "    \($cmd)"' \
 		"$out/comparison.json"
 	echo
 	cat "$out/comparison.md"

@@ -87,6 +87,25 @@ fi
 section "run_tests.sh"
 ktap_results run_tests_test "$SRC/tests/run_tests_test.sh" "$build/tests"
 
+section "published comparisons regenerate from their raw results"
+same_tables() {
+	local f
+
+	for f in comparison.json comparison.txt comparison.md; do
+		cmp -s "$1/$f" "$2/$f" || return 1
+	done
+}
+for pub in "$SRC"/results/published/*/; do
+	[ -f "$pub/comparison/README.md" ] || continue
+	regen=$build/check-results/regen-$(basename "$pub")
+	rm -rf "$regen"
+	# The recorded command (its last word is -o DIR), into a scratch directory.
+	cmd=$(grep -m 1 '^    scripts/compare.sh ' "$pub/comparison/README.md")
+	(cd "$SRC" && eval "${cmd% -o *} -o $regen") >/dev/null 2>&1
+	check "$(basename "$pub"): the recorded command regenerates the same tables" \
+		same_tables "$pub/comparison" "$regen"
+done
+
 section "compare.sh and bisect.sh, on stand-in results"
 ktap_results compare_test "$SRC/tests/compare_test.sh"
 ktap_results bisect_test "$SRC/tests/bisect_test.sh"
