@@ -6,6 +6,7 @@
 #   make run             build, then run the default suite on this host's KVM
 #   make check           build, then run everything that tests the suite itself
 #   make STATIC=1        statically linked test binaries
+#   make static          ... into $(O)/static/tests, for scripts/kernels.sh
 #   make KSRC=/path      build against that kernel tree (default: Debian's
 #                        linux-source-6.12, installed and extracted on demand)
 #   make O=/path V=1     out-of-tree build, full command lines
@@ -31,6 +32,12 @@ all: ksrc
 sanitize: ksrc
 	+@$(STAGE2) sanitize
 
+# Statically linked tests in $(BUILD)/static/tests, for the kernel rig.
+static: ksrc
+	+@$(MAKE) --no-print-directory -f $(SRC)/mk/build.mk KSRC=$(KSRC_DIR) \
+		BUILD=$(BUILD)/static STATIC=1 $(BUILD)/static/tests/self_ipi_test \
+		$(BUILD)/static/tests/cross_vcpu_ipi_test $(BUILD)/static/tests/host_injection_test
+
 # Installs what is missing (apt-get, as root), then readies the kernel tree.
 ksrc:
 	@$(SRC)/scripts/install-deps.sh
@@ -42,13 +49,13 @@ run: all
 bench: all
 	@$(SRC)/scripts/bench.sh --bin-dir $(BUILD)/tests $(BENCH_ARGS)
 
-check: all sanitize
+check: all sanitize static
 	@$(SRC)/tests/check.sh --build $(BUILD)
 
 clean:
-	rm -rf $(BUILD)/lib $(BUILD)/tests $(BUILD)/unit $(BUILD)/san $(BUILD)/libkvm
+	rm -rf $(BUILD)/lib $(BUILD)/tests $(BUILD)/unit $(BUILD)/san $(BUILD)/libkvm $(BUILD)/static
 
 distclean:
 	rm -rf $(BUILD)
 
-.PHONY: all sanitize ksrc run bench check clean distclean
+.PHONY: all sanitize static ksrc run bench check clean distclean

@@ -15,6 +15,11 @@ declare -A need=(
 	[tar]=tar
 	[column]=bsdextrautils
 	[gnuplot]=gnuplot-nox
+	[qemu-system-x86_64]=qemu-system-x86
+	[busybox]=busybox-static
+	[cpio]=cpio
+	[depmod]=kmod
+	[file]=file
 	[timeout]=coreutils
 )
 missing=()

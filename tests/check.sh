@@ -110,6 +110,9 @@ section "compare.sh and bisect.sh, on stand-in results"
 ktap_results compare_test "$SRC/tests/compare_test.sh"
 ktap_results bisect_test "$SRC/tests/bisect_test.sh"
 
+section "kernel rig: serial-log parser, and Debian 6.12 booted under QEMU"
+ktap_results rig_test "$SRC/tests/rig_test.sh" --boot "$build/static/tests"
+
 section "harness on this host's KVM"
 ktap_results tsc_offset_test "$build/harness-tests/tsc_offset_test"
 

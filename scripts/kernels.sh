@@ -1,0 +1,171 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Run the suite inside another kernel, booted under an emulator, with its
+# KVM as a nested hypervisor: a result set in results/<run-id>/ like a
+# local run, labelled with the kernel and the emulator.
+set -uo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+usage() {
+	cat <<EOT
+Usage: kernels.sh -k KERNEL [options] [-- test arguments...]
+
+  -k, --kernel KERNEL    debian-6.1, debian-6.12, a linux-image-* package, or
+                         a bzImage path (with --modules DIR, or KVM built in)
+      --modules DIR      the bzImage's modules tree (DIR/lib/modules/<release>)
+  -e, --emulator NAME    qemu (TCG, -cpu max: nested SVM, kvm_amd; default)
+      --params "P=V ..." the vendor module's parameters
+  -t, --test NAME        a test to run inside (repeatable; default: all three)
+      --cpus N           emulated CPUs (default 2: cross-CPU races need two)
+      --tcg-thread MODE  single (default) or multi: QEMU 7.2's multi-threaded
+                         TCG let the guest kernel trip over its own text
+                         patching (int3 Oops in __schedule) under this suite
+      --timeout S        the whole boot, in seconds (default 600)
+  -b, --bin-dir DIR      the static tests (default: $SRC/build/static/tests)
+  -o, --results DIR      results root (default: $SRC/results)
+      --run-id ID        the run's directory name (default: time, kernel, emulator)
+  -h, --help             this text
+
+The tests must be built static first: make static.
+Exit status: 0 when every test passed, 1 when one failed, 2 when the rig
+itself failed (emulator, panic, modules, truncated output); then nothing
+is stored as a result, and the serial log is kept beside the results as
+<run-id>.failed.log.
+EOT
+}
+
+die() {
+	echo "kernels: $*" >&2
+	exit 2
+}
+
+kernel=
+modules=
+emulator=qemu
+params=
+tests=()
+cpus=2
+timeout_s=600
+tcg_thread=single
+results=$SRC/results
+run_id=
+args=()
+static=$SRC/build/static/tests
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-k|--kernel) [ -n "${2:-}" ] || die "$1 needs a value"; kernel=$2; shift 2 ;;
+	--modules) [ -d "${2:-}" ] || die "--modules '${2:-}' is not a directory"; modules=$2; shift 2 ;;
+	-e|--emulator) [ "${2:-}" = qemu ] || die "--emulator: only qemu so far (bochs is not built yet)"; emulator=$2; shift 2 ;;
+	--params) params=${2:-}; shift 2 ;;
+	-t|--test) [ -n "${2:-}" ] || die "$1 needs a value"; tests+=("$2"); shift 2 ;;
+	--cpus) [[ ${2:-} =~ ^[1-8]$ ]] || die "--cpus is 1 to 8"; cpus=$2; shift 2 ;;
+	--tcg-thread) [[ ${2:-} =~ ^(single|multi)$ ]] || die "--tcg-thread is single or multi"; tcg_thread=$2; shift 2 ;;
+	--timeout) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--timeout needs seconds"; timeout_s=$2; shift 2 ;;
+	-b|--bin-dir) [ -d "${2:-}" ] || die "--bin-dir '${2:-}' is not a directory"; static=$2; shift 2 ;;
+	-o|--results) [ -n "${2:-}" ] || die "$1 needs a value"; results=$2; shift 2 ;;
+	--run-id) [[ ${2:-} =~ ^[A-Za-z0-9._+-]+$ ]] || die "--run-id must be a plain name"; run_id=$2; shift 2 ;;
+	-h|--help) usage; exit 0 ;;
+	--) shift; args=("$@"); break ;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+done
+[ -n "$kernel" ] || die "no kernel (-k)"
+[ ${#tests[@]} -gt 0 ] || tests=(self_ipi_test cross_vcpu_ipi_test host_injection_test)
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is needed (Debian: qemu-system-x86)"
+cache=$SRC/build/rig
+mkdir -p "$cache" "$results" || die "cannot create $cache or $results"
+
+# The kernel: a Debian package, or a bzImage of the user's.
+if [ -f "$kernel" ]; then
+	vmlinuz=$kernel
+	krel=$(file -L "$kernel" | sed -n 's/.*version \([^ ]*\).*/\1/p')
+	[ -n "$krel" ] || die "$kernel: not a bzImage"
+	modroot=$modules
+	label=bzImage-$krel
+else
+	mapfile -t k < <("$SRC/scripts/rig/fetch-kernel.sh" "$kernel" "$cache/kernels") || exit 2
+	[ ${#k[@]} -eq 3 ] || die "could not fetch $kernel"
+	krel=${k[0]} vmlinuz=${k[1]} modroot=${k[2]}
+	label=$krel
+fi
+vendor=kvm_amd	# TCG -cpu max offers SVM, not VMX
+[ -n "$run_id" ] || run_id=$(date -u +%Y%m%d-%H%M%S)-$label-$emulator
+run=$results/$run_id
+[ ! -e "$run" ] || die "$run exists; runs are never overwritten"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if [ -n "$modroot" ]; then
+	"$SRC/scripts/rig/make-initramfs.sh" "$work/initrd" "$modroot" "$krel" "$vendor" "$params" \
+		"$static" "${tests[*]}" "${args[*]}" || die "could not build the initramfs"
+else
+	die "KVM built into $kernel is not supported yet: give --modules"
+fi
+
+echo "# kernels: $label under $emulator, $cpus CPUs, $vendor ${params:-(default parameters)}"
+start=$EPOCHREALTIME
+timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel "tcg,thread=$tcg_thread" -cpu max -m 1024 \
+	-smp "$cpus" -nographic -no-reboot -kernel "$vmlinuz" -initrd "$work/initrd" \
+	-append "console=ttyS0 panic=-1 quiet loglevel=1" </dev/null 2>&1 |
+	tr -d '\r' | sed 's/^.*\(@@KVMIPI \)/\1/' >"$work/serial.log"
+# (A marker may share its line with what the firmware printed before it.)
+rc=${PIPESTATUS[0]}
+boot_s=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+
+failed() {
+	cp "$work/serial.log" "$results/$run_id.failed.log"
+	die "$* (serial log: $results/$run_id.failed.log)"
+}
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+	failed "$emulator timed out after $timeout_s s"
+fi
+why=$("$SRC/scripts/rig/parse-serial.sh" "$work/serial.log" "$work/files" 2>&1) || failed "$why"
+[ "$rc" -eq 0 ] || failed "$emulator exited with $rc"
+
+# The run, as run_tests.sh would write it, plus what the rig knows.
+mkdir "$run" || die "cannot create $run"
+cp "$work/serial.log" "$run/serial.log"
+pass=0 fail=0 skip=0 n=0
+echo "TAP version 13"
+echo "1..${#tests[@]}"
+: >"$work/entries"
+for t in "${tests[@]}"; do
+	n=$((n + 1))
+	sed -n "/^@@KVMIPI START $t@@\$/,/^@@KVMIPI EXIT $t /p" "$work/serial.log" |
+		grep -v '^@@KVMIPI' | sed 's/^/# /'
+	trc=$(sed -n "s/^@@KVMIPI EXIT $t \([0-9]*\)@@\$/\1/p" "$work/serial.log")
+	[ -n "$trc" ] || trc=255
+	result=
+	[ -f "$work/files/$t.json" ] && cp "$work/files/$t.json" "$run/$t.json" && result=$t.json
+	case $trc in
+	0) status=pass; pass=$((pass + 1)); echo "ok $n $t ($label, $emulator)" ;;
+	4) status=skip; skip=$((skip + 1)); echo "ok $n $t ($label, $emulator) # SKIP" ;;
+	*) status=fail; fail=$((fail + 1)); echo "not ok $n $t ($label, $emulator) # exit=$trc" ;;
+	esac
+	jq -cn --arg name "$t" --arg status "$status" --argjson rc "$trc" --arg result "$result" \
+		'{name: $name, status: $status, exit_code: $rc, repeat: null,
+		  result: (if $result == "" then null else $result end)}' >>"$work/entries"
+done
+echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
+
+jq -R 'split("=") | {key: .[0], value: (.[1:] | join("="))}' "$work/files/rig-info" |
+	jq -s 'from_entries' >"$work/rig.json"
+jq -s --arg id "$run_id" --arg emulator "$emulator" --arg kernel "$kernel" --arg klabel "$label" \
+	--argjson cpus "$cpus" --arg boot "$boot_s" --slurpfile rig "$work/rig.json" \
+	--arg revision "$(git -C "$SRC" rev-parse HEAD 2>/dev/null || echo unknown)" '
+	{schema: "kvm-ipi-selftests/run", schema_version: 1, run_id: $id, repeat: 1,
+	 kernel_release: $rig[0].kernel_release, suite_revision: $revision,
+	 rig: {emulator: $emulator, kernel: $kernel, label: $klabel, emulated_cpus: $cpus,
+	       seconds: ($boot | tonumber), vendor_module: $rig[0].vendor_module,
+	       requested_params: $rig[0].requested_params,
+	       params: ($rig[0] | with_entries(select(.key | startswith("param."))) |
+			with_entries(.key |= ltrimstr("param.")))},
+	 tests: ., totals: {pass: (map(select(.status == "pass")) | length),
+			    fail: (map(select(.status == "fail")) | length),
+			    skip: (map(select(.status == "skip")) | length)}}' \
+	"$work/entries" >"$run/.run.json.tmp" && ln "$run/.run.json.tmp" "$run/run.json"
+rm -f "$run/.run.json.tmp"
+echo "# results: $run (boot and tests: $boot_s s)"
+[ $fail -eq 0 ]

@@ -1,0 +1,90 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The kernel rig.  Its serial-log parser on made-up logs: every way a boot
+# can go wrong must be an error, and a good log must unpack exactly.  Then,
+# if asked with --boot STATIC_BIN_DIR, a real boot: Debian's 6.12 kernel under
+# QEMU running one short test, checked end to end.
+set -uo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=tests/lib.sh
+. "$SRC/tests/lib.sh"
+
+parse=$SRC/scripts/rig/parse-serial.sh
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+printf '{"test": "t", "ok": true}\n' >"$work/t.json"
+printf 'kernel_release=6.12\n' >"$work/info"
+
+frame() {
+	echo "@@KVMIPI BEGIN $1 $(wc -c <"$2") $(sha256sum "$2" | cut -d' ' -f1)@@"
+	base64 "$2"
+	echo "@@KVMIPI END $1@@"
+}
+
+good_log() {
+	echo "[    0.100000] Linux version 6.12"
+	frame rig-info "$work/info"
+	echo "@@KVMIPI START t@@"
+	echo "ok 1 t"
+	echo "@@KVMIPI EXIT t 0@@"
+	frame t.json "$work/t.json"
+	echo "@@KVMIPI DONE@@"
+}
+
+# expect_error NAME PATTERN: $work/NAME.log must be refused for PATTERN.
+expect_error() {
+	local name=$1 pattern=$2 dir=$work/out-$1
+
+	if "$parse" "$work/$1.log" "$dir" 2>"$work/$1.err"; then
+		not_ok "$name: accepted"
+	elif grep -q -- "$pattern" "$work/$1.err"; then
+		ok "$name: $(cat "$work/$1.err")"
+	else
+		not_ok "$name: wrong reason: $(cat "$work/$1.err")"
+	fi
+}
+
+echo "TAP version 13"
+good_log >"$work/good.log"
+check "a good log is accepted" "$parse" "$work/good.log" "$work/good"
+check "and its files come back byte for byte" cmp -s "$work/t.json" "$work/good/t.json"
+# Kernel messages inside a frame are dropped; the checksum proves the rest intact.
+sed '/^@@KVMIPI BEGIN t.json/a [    7.1] kvm: some message' "$work/good.log" >"$work/noisy.log"
+check "kernel lines inside a frame do not corrupt it" "$parse" "$work/noisy.log" "$work/noisy"
+
+good_log | head -n -1 >"$work/truncated.log"
+expect_error truncated "truncated"
+good_log | sed 's/^@@KVMIPI DONE@@$/[ 9.9] Kernel panic - not syncing: Fatal exception\n&/' >"$work/panic.log"
+expect_error panic "kernel panic: Kernel panic - not syncing"
+{ echo "@@KVMIPI ERROR modules insmod /lib/modules/kvm-amd.ko bogus=1 failed@@"; good_log; } >"$work/modules.log"
+expect_error modules "inside the guest: modules insmod"
+good_log | sed '/^@@KVMIPI BEGIN t.json/{n;s/^./A/}' >"$work/corrupt.log"
+expect_error corrupt "t.json: frame does not match"
+printf 'not json\n' >"$work/bad.json"
+{ frame t.json "$work/bad.json"; echo "@@KVMIPI DONE@@"; } >"$work/notjson.log"
+expect_error notjson "t.json: not valid JSON"
+echo "@@KVMIPI DONE@@" >"$work/empty.log"
+expect_error empty "no result frames"
+
+if [ "${1:-}" = --boot ]; then
+	out=$work/results
+	"$SRC/scripts/kernels.sh" -k debian-6.12 -t self_ipi_test -b "$2" -o "$out" --run-id smoke \
+		--timeout 300 -- -c 50 -v x2apic_icr_sti_hlt >"$work/boot.log" 2>&1
+	rc=$?
+	# 0 or 1: the boot worked; what the tests found inside is the guest's business.
+	check "QEMU boots Debian 6.12 and runs a test inside (exit $rc)" test "$rc" -le 1
+	check "the run records the guest kernel and its kvm_amd" jq_holds \
+		'(.kernel_release | startswith("6.12")) and .rig.vendor_module == "kvm_amd" and
+		 .rig.params.nested == "1" and .rig.emulator == "qemu"' "$out/smoke/run.json"
+	check "the test's results came back through the serial console" jq_holds \
+		'.host.kvm_vendor_module == "kvm_amd" and .variants[0].counts.sent == 50' \
+		"$out/smoke/self_ipi_test.json"
+	grep -E '^(not )?ok 1 ' "$work/boot.log" | sed 's/^/# inside: /'
+	[ "$rc" -le 1 ] || show_log "$work/boot.log"
+fi
+
+echo "1..$checks"
+summary
