@@ -115,6 +115,7 @@ struct ipi_guest_config {
 	uint32_t ready;			/* vCPUs past ipi_guest_init() */
 	uint32_t check_icr;
 	uint32_t host_done;		/* host injectors have sent everything */
+	uint32_t quiet;			/* vCPUs that will send nothing more */
 };
 
 extern struct ipi_guest_config ipi_config;
@@ -162,6 +163,7 @@ void ipi_guest_eoi(void);
 void ipi_guest_handler(struct ex_regs *regs);
 bool ipi_guest_should_stop(void);
 bool ipi_guest_host_done(void);
+void ipi_guest_quiet(void);
 bool ipi_guest_more(uint64_t iteration, uint64_t start_tsc);
 void ipi_guest_wait_all_ready(void);
 void ipi_guest_write_icr(uint32_t dest, uint32_t low);
@@ -227,6 +229,7 @@ void ipi_host_stamp(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector)
 bool ipi_host_vector_free(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
 int __ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
 void ipi_host_kick_vcpus(struct ipi_vm *ivm);
+void ipi_host_end_run(struct ipi_vm *ivm);
 void ipi_host_wait_guest_ready(struct ipi_vm *ivm);
 void ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
 

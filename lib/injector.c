@@ -245,10 +245,8 @@ static void *injector_main(void *arg)
 	inj->seconds = (now_ns() - start_ns) / 1e9;
 
 	/* The last one out ends the run: no more sends, every vCPU round once more. */
-	if (!__atomic_sub_fetch(&s->running, 1, __ATOMIC_SEQ_CST)) {
-		__atomic_store_n(&s->ivm->config->host_done, 1, __ATOMIC_SEQ_CST);
-		ipi_host_kick_vcpus(s->ivm);
-	}
+	if (!__atomic_sub_fetch(&s->running, 1, __ATOMIC_SEQ_CST))
+		ipi_host_end_run(s->ivm);
 	return NULL;
 }
 

@@ -60,6 +60,12 @@ bool ipi_guest_host_done(void)
 	return READ_ONCE(ipi_config.host_done) || ipi_guest_should_stop();
 }
 
+/* This vCPU sends nothing more; the host's last kick waits for every vCPU. */
+void ipi_guest_quiet(void)
+{
+	__atomic_fetch_add(&ipi_config.quiet, 1, __ATOMIC_SEQ_CST);
+}
+
 struct ipi_vcpu *ipi_guest_init(bool x2apic)
 {
 	struct ipi_vcpu *self = this_ipi_vcpu();

@@ -463,7 +463,25 @@ static void stop_churn(struct churn *c, pthread_t *tids, unsigned int n)
 		pthread_join(tids[n], NULL);
 }
 
-/* The end of a run: every vCPU out of KVM_RUN and back in, and awake. */
+/*
+ * The end of a host-driven run: tell the guest, wake every vCPU so it can
+ * see it, wait (at most 1 s) until no vCPU will send anything more, then
+ * take every vCPU through one more exit and entry: a guest's last IPI,
+ * sent after the first wake-up, must not be left waiting for a host event
+ * that never comes.
+ */
+void ipi_host_end_run(struct ipi_vm *ivm)
+{
+	uint64_t deadline = now_ms() + 1000;
+
+	__atomic_store_n(&ivm->config->host_done, 1, __ATOMIC_SEQ_CST);
+	ipi_host_kick_vcpus(ivm);
+	while (READ_ONCE(ivm->config->quiet) < ivm->nr_vcpus && now_ms() < deadline)
+		usleep(100);
+	ipi_host_kick_vcpus(ivm);
+}
+
+/* Every vCPU out of KVM_RUN and back in, and awake. */
 void ipi_host_kick_vcpus(struct ipi_vm *ivm)
 {
 	unsigned int i;

@@ -125,6 +125,7 @@ static void guest_code(void)
 		maybe_mask_by_tpr();
 		WRITE_ONCE(self->progress, self->progress + 1);
 	}
+	ipi_guest_quiet();
 	ipi_guest_drain();
 	GUEST_DONE();
 }
