@@ -159,7 +159,6 @@ void ipi_guest_expect_delivered(uint8_t vector, uint64_t expected);
 void ipi_guest_apic_write(unsigned int reg, uint32_t val);
 bool ipi_guest_wait_for(struct ipi_vcpu *dest, uint8_t vector, uint64_t expected);
 void ipi_guest_drain(void);
-void ipi_guest_eoi(void);
 void ipi_guest_handler(struct ex_regs *regs);
 bool ipi_guest_should_stop(void);
 bool ipi_guest_host_done(void);
@@ -207,7 +206,6 @@ struct ipi_vm {
 	pthread_t *threads;		/* the vCPU threads, while ipi_vm_run() runs */
 	uint64_t host_faults_injected;
 	uint64_t wakes_sent;
-	bool stalled;			/* the watchdog had to wake the vCPUs */
 	bool aborted;			/* ... and finally stopped the run */
 	struct kvm_stats_snapshot *stats_before[IPI_MAX_VCPUS];
 	struct kvm_stats_snapshot *stats_after[IPI_MAX_VCPUS];

@@ -35,11 +35,6 @@ static uint32_t apic_read(struct ipi_vcpu *self, unsigned int reg)
 	return self->x2apic ? x2apic_read_reg(reg) : xapic_read_reg(reg);
 }
 
-void ipi_guest_eoi(void)
-{
-	apic_write(this_ipi_vcpu(), APIC_EOI, 0);
-}
-
 void ipi_guest_apic_write(unsigned int reg, uint32_t val)
 {
 	apic_write(this_ipi_vcpu(), reg, val);

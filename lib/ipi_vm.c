@@ -360,7 +360,6 @@ static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exi
 		if (now_ms() - last_change < ivm->stall_ms || ivm->aborted)
 			continue;
 
-		ivm->stalled = true;
 		last_change = now_ms();
 		if (ivm->wakes_sent >= IPI_MAX_WAKES) {
 			abort_run(ivm, threads);
