@@ -318,15 +318,34 @@ void ipi_guest_expect_delivered(uint8_t vector, uint64_t expected)
 	ipi_guest_wait(vector, expected);
 }
 
-/* Give every interrupt sent to this vCPU the grace period to arrive. */
+/*
+ * Give every interrupt sent to this vCPU the grace period to arrive, going
+ * through an exit to userspace and back on every round: an interrupt that
+ * only became deliverable while the vCPU ran (say, at an EOI) may wait for
+ * the next VM entry, and a spin alone might never make one (kvm_pvm).
+ */
 void ipi_guest_drain(void)
 {
 	struct ipi_vcpu *self = this_ipi_vcpu();
+	uint64_t deadline = rdtsc() + ipi_config.wait_timeout;
+	bool outstanding = true;
 	unsigned int v;
 
-	for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++) {
-		if (v != IPI_WAKE_VECTOR && READ_ONCE(self->tx[v].sent))
-			ipi_guest_wait(v, READ_ONCE(self->tx[v].sent));
+	ipi_irq_enable();
+	while (outstanding && !ipi_guest_should_stop()) {
+		outstanding = false;
+		for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++) {
+			if (v != IPI_WAKE_VECTOR &&
+			    READ_ONCE(self->received[v]) < READ_ONCE(self->tx[v].sent))
+				outstanding = true;
+		}
+		if (!outstanding)
+			break;
+		if (rdtsc() > deadline) {
+			self->missed_waits++;
+			break;
+		}
+		outl(IPI_CHURN_PORT, 0);
 	}
 }
 
