@@ -7,6 +7,10 @@
 
 #include "host_info.h"
 #include "json_writer.h"
+#include "memslot_compat.h"
+
+/* Absent from a kselftest install, which builds against its own kernel. */
+bool memslot_compat_in_use(void) __attribute__((weak));
 
 #define SYS_MODULE "/sys/module"
 
@@ -128,6 +132,7 @@ void host_info_write_json(struct json_writer *w)
 	json_u64(w, "online_cpus", sysconf(_SC_NPROCESSORS_ONLN));
 	json_string(w, "kvm_vendor_module", mod);
 	json_string(w, "configured_delivery", kvm_configured_delivery());
+	json_bool(w, "memslot_compat", memslot_compat_in_use && memslot_compat_in_use());
 	json_begin_object(w, "module_params");
 	write_module_params(w, "kvm");
 	if (strcmp(mod, "none") && strcmp(mod, "other"))

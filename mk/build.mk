@@ -31,7 +31,7 @@ msg = @printf '  %-8s %s\n' '$(1)' '$(patsubst $(BUILD)/%,%,$(2))'
 endif
 
 LIBKVM_OUT := $(BUILD)/libkvm
-LIBKVM_OBJS := $(shell $(MAKE) -s --no-print-directory -C $(KVM_DIR) -f Makefile \
+LIBKVM_OBJS := $(shell MAKEFLAGS= $(MAKE) -s --no-print-directory -C $(KVM_DIR) -f Makefile \
 	-f $(SRC)/mk/print-libkvm.mk OUTPUT=$(LIBKVM_OUT) print-libkvm)
 ifeq ($(strip $(LIBKVM_OBJS)),)
 $(error could not get the KVM selftests library objects from $(KVM_DIR)/Makefile)
@@ -57,7 +57,8 @@ CFLAGS := -D_GNU_SOURCE -O2 -g -std=gnu99 -Wall -Wextra -Wstrict-prototypes \
 	-fno-builtin-strnlen -fno-stack-protector -fno-PIE -fno-strict-aliasing \
 	$(MARCH) $(INCLUDES) $(EXTRA_CFLAGS)
 LDFLAGS := -pthread -no-pie $(STATIC_LDFLAGS)
-LDLIBS := -ldl -lm
+# lib/memslot_compat.c: memslots on kernels older than the library (6.1).
+LDLIBS := -ldl -lm -Wl,--wrap=ioctl
 
 HARNESS_SRCS := $(wildcard $(SRC)/lib/*.c)
 HOST_FP_SRCS := $(addprefix $(SRC)/lib/,host_info.c injector.c ipi_report.c ipi_test.c json_writer.c known_issues.c)
