@@ -21,6 +21,13 @@ declare -A need=(
 	[depmod]=kmod
 	[file]=file
 	[timeout]=coreutils
+	# The kernel rig: Bochs from source, boot ISOs, kernels built for it.
+	[g++]=g++
+	[patch]=patch
+	[xorriso]=xorriso
+	[flex]=flex
+	[bison]=bison
+	[bc]=bc
 )
 missing=()
 for cmd in "${!need[@]}"; do
@@ -28,6 +35,11 @@ for cmd in "${!need[@]}"; do
 done
 # Static test binaries (make STATIC=1) need libc.a; ASan/UBSan need their runtimes.
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=(libc6-dev)
+[ -e /usr/lib/ISOLINUX/isolinux.bin ] || missing+=(isolinux)
+[ -e /usr/lib/syslinux/modules/bios/ldlinux.c32 ] || missing+=(syslinux-common)
+[ -e /usr/include/libelf.h ] || missing+=(libelf-dev)	# objtool
+[ -e /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)	# kernel scripts/
+[ -e /usr/share/bochs/BIOS-bochs-latest ] || missing+=(bochsbios)	# lists every CPU in its MADT
 gcc_major=$(gcc -dumpversion 2>/dev/null | cut -d. -f1 || true)
 if [ -n "$gcc_major" ] && ! ls /usr/lib/gcc/x86_64-linux-gnu/"$gcc_major"/libasan.* >/dev/null 2>&1; then
 	missing+=("libgcc-$gcc_major-dev")

@@ -13,22 +13,30 @@ usage() {
 Usage: kernels.sh -k KERNEL [options] [-- test arguments...]
 
   -k, --kernel KERNEL    debian-6.1, debian-6.12, a linux-image-* package, or
-                         a bzImage path (with --modules DIR, or KVM built in)
+                         a bzImage path (with --modules DIR, or KVM built in
+                         as scripts/rig/build-kernel.sh builds it)
       --modules DIR      the bzImage's modules tree (DIR/lib/modules/<release>)
-  -e, --emulator NAME    qemu (TCG, -cpu max: nested SVM, kvm_amd; default)
-      --params "P=V ..." the vendor module's parameters
+      --label NAME       what the results call the kernel (default: its
+                         release, or bzImage-<release>)
+  -e, --emulator NAME    qemu          TCG, -cpu max: nested SVM, kvm_amd (default)
+                         bochs         Bochs 3.0, VMX: kvm_intel enable_apicv=1,
+                                       posted interrupts
+                         bochs-noapicv the same with enable_apicv=0
+      --params "P=V ..." more vendor module parameters
   -t, --test NAME        a test to run inside (repeatable; default: all three)
       --cpus N           emulated CPUs (default 2: cross-CPU races need two)
       --tcg-thread MODE  single (default) or multi: QEMU 7.2's multi-threaded
                          TCG let the guest kernel trip over its own text
                          patching (int3 Oops in __schedule) under this suite
-      --timeout S        the whole boot, in seconds (default 600)
+      --timeout S        the whole boot, in seconds (default 600 for qemu,
+                         1800 for bochs)
   -b, --bin-dir DIR      the static tests (default: $SRC/build/static/tests)
   -o, --results DIR      results root (default: $SRC/results)
       --run-id ID        the run's directory name (default: time, kernel, emulator)
   -h, --help             this text
 
-The tests must be built static first: make static.
+The tests must be built static first: make static.  Bochs is built on
+first use (about 2 minutes) into build/rig/bochs.
 Exit status: 0 when every test passed, 1 when one failed, 2 when the rig
 itself failed (emulator, panic, modules, truncated output); then nothing
 is stored as a result, and the serial log is kept beside the results as
@@ -47,8 +55,9 @@ emulator=qemu
 params=
 tests=()
 cpus=2
-timeout_s=600
+timeout_s=
 tcg_thread=single
+label=
 results=$SRC/results
 run_id=
 args=()
@@ -57,7 +66,9 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	-k|--kernel) [ -n "${2:-}" ] || die "$1 needs a value"; kernel=$2; shift 2 ;;
 	--modules) [ -d "${2:-}" ] || die "--modules '${2:-}' is not a directory"; modules=$2; shift 2 ;;
-	-e|--emulator) [ "${2:-}" = qemu ] || die "--emulator: only qemu so far (bochs is not built yet)"; emulator=$2; shift 2 ;;
+	--label) [[ ${2:-} =~ ^[A-Za-z0-9._+-]+$ ]] || die "--label must be a plain name"; label=$2; shift 2 ;;
+	-e|--emulator) [[ ${2:-} =~ ^(qemu|bochs|bochs-noapicv)$ ]] || die "--emulator is qemu, bochs or bochs-noapicv"
+		emulator=$2; shift 2 ;;
 	--params) params=${2:-}; shift 2 ;;
 	-t|--test) [ -n "${2:-}" ] || die "$1 needs a value"; tests+=("$2"); shift 2 ;;
 	--cpus) [[ ${2:-} =~ ^[1-8]$ ]] || die "--cpus is 1 to 8"; cpus=$2; shift 2 ;;
@@ -73,7 +84,22 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$kernel" ] || die "no kernel (-k)"
 [ ${#tests[@]} -gt 0 ] || tests=(self_ipi_test cross_vcpu_ipi_test host_injection_test)
-command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is needed (Debian: qemu-system-x86)"
+case $emulator in
+qemu)
+	vendor=kvm_amd	# TCG -cpu max offers SVM, not VMX
+	boot="boot-qemu.sh"
+	: "${timeout_s:=600}"
+	;;
+bochs*)
+	vendor=kvm_intel
+	boot="boot-bochs.sh"
+	: "${timeout_s:=1800}"
+	apicv=1
+	[ "$emulator" = bochs-noapicv ] && apicv=0
+	[[ " $params " != *" enable_apicv="* ]] || die "--params: enable_apicv is set by the emulator name (bochs or bochs-noapicv)"
+	params="enable_apicv=$apicv${params:+ $params}"
+	;;
+esac
 cache=$SRC/build/rig
 mkdir -p "$cache" "$results" || die "cannot create $cache or $results"
 
@@ -83,35 +109,36 @@ if [ -f "$kernel" ]; then
 	krel=$(file -L "$kernel" | sed -n 's/.*version \([^ ]*\).*/\1/p')
 	[ -n "$krel" ] || die "$kernel: not a bzImage"
 	modroot=$modules
-	label=bzImage-$krel
+	: "${label:=bzImage-$krel}"
 else
 	mapfile -t k < <("$SRC/scripts/rig/fetch-kernel.sh" "$kernel" "$cache/kernels") || exit 2
 	[ ${#k[@]} -eq 3 ] || die "could not fetch $kernel"
 	krel=${k[0]} vmlinuz=${k[1]} modroot=${k[2]}
-	label=$krel
+	: "${label:=$krel}"
 fi
-vendor=kvm_amd	# TCG -cpu max offers SVM, not VMX
 [ -n "$run_id" ] || run_id=$(date -u +%Y%m%d-%H%M%S)-$label-$emulator
 run=$results/$run_id
 [ ! -e "$run" ] || die "$run exists; runs are never overwritten"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-if [ -n "$modroot" ]; then
-	"$SRC/scripts/rig/make-initramfs.sh" "$work/initrd" "$modroot" "$krel" "$vendor" "$params" \
-		"$static" "${tests[*]}" "${args[*]}" || die "could not build the initramfs"
-else
-	die "KVM built into $kernel is not supported yet: give --modules"
+cmdline="console=ttyS0,115200 panic=-1 quiet loglevel=1"
+if [ -z "$modroot" ]; then
+	# KVM built in: its parameters go on the command line.
+	for p in $params; do
+		cmdline="$cmdline $vendor.$p"
+	done
 fi
+"$SRC/scripts/rig/make-initramfs.sh" "$work/initrd" "$modroot" "$krel" "$vendor" "$params" \
+	"$static" "${tests[*]}" "${args[*]}" || die "could not build the initramfs"
 
 echo "# kernels: $label under $emulator, $cpus CPUs, $vendor ${params:-(default parameters)}"
 start=$EPOCHREALTIME
-timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel "tcg,thread=$tcg_thread" -cpu max -m 1024 \
-	-smp "$cpus" -nographic -no-reboot -kernel "$vmlinuz" -initrd "$work/initrd" \
-	-append "console=ttyS0 panic=-1 quiet loglevel=1" </dev/null 2>&1 |
-	tr -d '\r' | sed 's/^.*\(@@KVMIPI \)/\1/' >"$work/serial.log"
+QEMU_TCG_THREAD=$tcg_thread "$SRC/scripts/rig/$boot" "$vmlinuz" "$work/initrd" "$cmdline" \
+	"$cpus" "$timeout_s" "$work/raw.log" 2>"$work/boot.err"
+rc=$?
 # (A marker may share its line with what the firmware printed before it.)
-rc=${PIPESTATUS[0]}
+tr -d '\r' <"$work/raw.log" | sed 's/^.*\(@@KVMIPI \)/\1/' >"$work/serial.log"
 boot_s=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 
 failed() {
@@ -122,7 +149,7 @@ if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 	failed "$emulator timed out after $timeout_s s"
 fi
 why=$("$SRC/scripts/rig/parse-serial.sh" "$work/serial.log" "$work/files" 2>&1) || failed "$why"
-[ "$rc" -eq 0 ] || failed "$emulator exited with $rc"
+[ "$rc" -eq 0 ] || failed "$emulator exited with $rc: $(tail -1 "$work/boot.err")"
 
 # The run, as run_tests.sh would write it, plus what the rig knows.
 mkdir "$run" || die "cannot create $run"

@@ -5,6 +5,8 @@
 #
 # busybox-static, VENDOR (kvm_amd or kvm_intel) and the modules it needs
 # (decompressed, in load order), the suite's static tests, and /init.
+# MODROOT "" is a kernel with KVM built in: no modules, and PARAMS go on
+# the kernel command line instead (kernels.sh does that).
 set -euo pipefail
 
 die() {
@@ -21,7 +23,7 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,proc,sys,dev,tmp,results,tests,lib/modules}
 cp "$busybox" "$root/bin/busybox"
-for cmd in sh mount insmod poweroff cat echo grep uname base64 sha256sum wc cut mkdir; do
+for cmd in sh mount insmod poweroff cat echo grep uname base64 sha256sum wc cut mkdir sleep; do
 	ln -s busybox "$root/bin/$cmd"
 done
 
@@ -38,8 +40,8 @@ while read -r verb path _; do
 	*) cp "$path" "$root/lib/modules/$name" ;;
 	esac
 	modules="$modules /lib/modules/$name"
-done < <(modprobe -d "$modroot" -S "$krel" --show-depends "$vendor" 2>/dev/null)
-[ -n "$modules" ] || die "no $vendor module for $krel under $modroot"
+done < <([ -z "$modroot" ] || modprobe -d "$modroot" -S "$krel" --show-depends "$vendor" 2>/dev/null)
+[ -n "$modules" ] || [ -z "$modroot" ] || die "no $vendor module for $krel under $modroot"
 
 for t in $tests; do
 	[ -x "$testdir/$t" ] || die "$testdir/$t: no such test (make STATIC=1)"

@@ -1,0 +1,69 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# boot-bochs.sh VMLINUZ INITRD CMDLINE CPUS TIMEOUT SERIAL_LOG
+#
+# Bochs 3.0 (built once by build-bochs.sh, both fixes applied) emulating an
+# Ice Lake with VMX, APIC virtualization and posted interrupts: the kernel
+# inside runs kvm_intel with APICv.  Boots an isolinux ISO.  Exits 0 once
+# the guest powered itself off, 124 on timeout, else non-zero with the
+# reason from Bochs' log on stderr.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${RIG_CACHE:-$HERE/../../build/rig}
+# SeaBIOS 1.13 from the source package puts only the boot CPU into its
+# ACPI MADT under Bochs; Bochs' own ROM BIOS (bookworm's bochsbios) lists
+# every CPU.
+ROM=/usr/share/bochs/BIOS-bochs-latest
+
+die() {
+	echo "$*" >&2
+	exit 2
+}
+
+[ $# -eq 6 ] || die "usage: boot-bochs.sh VMLINUZ INITRD CMDLINE CPUS TIMEOUT SERIAL_LOG"
+vmlinuz=$1 initrd=$2 cmdline=$3 cpus=$4 timeout_s=$5 serial=$6
+[ -r "$ROM" ] || die "$ROM is missing (Debian: bochsbios)"
+for f in /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32; do
+	[ -r "$f" ] || die "$f is missing (Debian: isolinux, syslinux-common)"
+done
+command -v xorriso >/dev/null || die "xorriso is needed (Debian: xorriso)"
+bochs=$("$HERE/build-bochs.sh" "$CACHE/bochs") || die "could not build Bochs"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/iso/isolinux"
+cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$work/iso/isolinux/"
+cp "$vmlinuz" "$work/iso/vmlinuz"
+cp "$initrd" "$work/iso/initrd"
+printf 'DEFAULT rig\nPROMPT 0\nTIMEOUT 0\nLABEL rig\n  KERNEL /vmlinuz\n  APPEND initrd=/initrd %s\n' \
+	"$cmdline" >"$work/iso/isolinux/isolinux.cfg"
+xorriso -as mkisofs -quiet -o "$work/boot.iso" -b isolinux/isolinux.bin -c isolinux/boot.cat \
+	-no-emul-boot -boot-load-size 4 -boot-info-table "$work/iso" 2>"$work/xorriso.log" ||
+	die "xorriso: $(tail -1 "$work/xorriso.log")"
+
+cat >"$work/bochsrc" <<EOT
+megs: 1024
+cpu: count=$cpus, model=corei7_icelake_u, reset_on_triple_fault=0
+romimage: file=$ROM
+vgaromimage: file=$(dirname "$bochs")/../bios/vgabios.bin
+pci: enabled=1, chipset=i440fx
+ata0-master: type=cdrom, path=$work/boot.iso, status=inserted
+boot: cdrom
+com1: enabled=1, mode=file, dev=$serial
+display_library: nogui
+clock: sync=none
+log: $work/bochs.log
+panic: action=fatal
+error: action=report
+info: action=ignore
+debug: action=ignore
+EOT
+timeout --kill-after=10 "$timeout_s" "$bochs" -q -f "$work/bochsrc" </dev/null >"$work/stdout" 2>&1
+rc=$?
+[ $rc -eq 124 ] || [ $rc -eq 137 ] && exit 124
+# The guest's soft power-off is how Bochs ends (as a "panic", status 1).
+grep -q 'ACPI control: soft power off' "$work/bochs.log" && exit 0
+why=$(grep -m 1 '>>PANIC<<' "$work/bochs.log" || tail -1 "$work/stdout")
+die "bochs exited with $rc: ${why:-no reason logged}"
