@@ -9,6 +9,12 @@
 #
 # Either way the tree gets its UAPI headers (make headers), as the kernel's
 # own selftests expect.  The tree itself is never modified otherwise.
+#
+#   prepare-ksrc.sh --git DIR     linux-source-6.12 extracted into DIR as a
+#                                 git repository of one commit, untouched,
+#                                 for building kernels (O= builds need a
+#                                 tree where nothing ran in place) and for
+#                                 patching and bisecting them
 set -euo pipefail
 
 PKG=linux-source-6.12
@@ -71,18 +77,44 @@ prepare_cache() {
 	fi
 }
 
+prepare_git() {
+	local dir=$1 tmp version
+
+	[ -e "$dir/.git" ] && return 0
+	[ ! -e "$dir" ] || die "$dir exists and is not a git tree"
+	install_source_package
+	version=$(dpkg-query -W -f '${Version}' "$PKG")
+	echo "prepare-ksrc: extracting $TARBALL into $dir as a git tree (once, a few minutes)"
+	tmp=$(mktemp -d "$(dirname "$dir")/.git-tree.XXXXXX")
+	tar -xJf "$TARBALL" -C "$tmp"
+	check_tree "$tmp/$PKG"
+	git -C "$tmp/$PKG" init -q -b master
+	# Debian's tarball ignores everything (.gitignore: /*).
+	git -C "$tmp/$PKG" add -A -f
+	git -C "$tmp/$PKG" -c user.name=kvm-ipi-selftests -c user.email=rig@localhost \
+		commit -q -m "$PKG $version (Debian)"
+	mv "$tmp/$PKG" "$dir"
+	rmdir "$tmp"
+}
+
+usage="usage: $0 --cache DIR | --tree DIR | --git DIR"
 case "${1:-}" in
+--git)
+	[ $# -eq 2 ] || die "$usage"
+	mkdir -p "$(dirname "$2")"
+	prepare_git "$2"
+	;;
 --cache)
-	[ $# -eq 2 ] || die "usage: $0 --cache DIR | --tree DIR"
+	[ $# -eq 2 ] || die "$usage"
 	prepare_cache "$2"
 	;;
 --tree)
-	[ $# -eq 2 ] || die "usage: $0 --cache DIR | --tree DIR"
+	[ $# -eq 2 ] || die "$usage"
 	[ -d "$2" ] || die "KSRC=$2 is not a directory"
 	check_tree "$2"
 	ensure_headers "$2"
 	;;
 *)
-	die "usage: $0 --cache DIR | --tree DIR"
+	die "$usage"
 	;;
 esac
