@@ -12,9 +12,11 @@ usage() {
 	cat <<EOT
 Usage: kernels.sh -k KERNEL [options] [-- test arguments...]
 
-  -k, --kernel KERNEL    debian-6.1, debian-6.12, a linux-image-* package, or
-                         a bzImage path (with --modules DIR, or KVM built in
-                         as scripts/rig/build-kernel.sh builds it)
+  -k, --kernel KERNEL    debian-6.1, debian-6.12 (the newest of each), a
+                         Debian kernel version (6.1.0-54, 6.12.57+deb12), a
+                         linux-image-* package, or a bzImage path (with
+                         --modules DIR, or KVM built in as
+                         scripts/rig/build-kernel.sh builds it)
       --modules DIR      the bzImage's modules tree (DIR/lib/modules/<release>)
       --label NAME       what the results call the kernel (default: its
                          release, or bzImage-<release>)
@@ -23,13 +25,16 @@ Usage: kernels.sh -k KERNEL [options] [-- test arguments...]
                                        posted interrupts
                          bochs-noapicv the same with enable_apicv=0
       --params "P=V ..." more vendor module parameters
+      --append "ARGS"    more kernel command line (kvm.halt_poll_ns=0, ...)
   -t, --test NAME        a test to run inside (repeatable; default: all three)
+  -r, --repeat N         boot N times, each a run of every test: rep-1/ ...
+                         rep-N/ in one result set (compare.sh's samples)
       --cpus N           emulated CPUs (default 2: cross-CPU races need two)
       --tcg-thread MODE  single (default) or multi: QEMU 7.2's multi-threaded
                          TCG let the guest kernel trip over its own text
                          patching (int3 Oops in __schedule) under this suite
-      --timeout S        the whole boot, in seconds (default 600 for qemu,
-                         1800 for bochs)
+      --timeout S        each boot, in seconds (default 600 for qemu, 1800
+                         for bochs)
   -b, --bin-dir DIR      the static tests (default: $SRC/build/static/tests)
   -o, --results DIR      results root (default: $SRC/results)
       --run-id ID        the run's directory name (default: time, kernel, emulator)
@@ -38,9 +43,9 @@ Usage: kernels.sh -k KERNEL [options] [-- test arguments...]
 The tests must be built static first: make static.  Bochs is built on
 first use (about 2 minutes) into build/rig/bochs.
 Exit status: 0 when every test passed, 1 when one failed, 2 when the rig
-itself failed (emulator, panic, modules, truncated output); then nothing
-is stored as a result, and the serial log is kept beside the results as
-<run-id>.failed.log.
+itself failed (emulator, panic, modules, truncated output) in any boot;
+then nothing is stored as a result, and the serial log is kept beside
+the results as <run-id>.failed.log.
 EOT
 }
 
@@ -53,7 +58,9 @@ kernel=
 modules=
 emulator=qemu
 params=
+append=
 tests=()
+repeat=1
 cpus=2
 timeout_s=
 tcg_thread=single
@@ -70,7 +77,9 @@ while [ $# -gt 0 ]; do
 	-e|--emulator) [[ ${2:-} =~ ^(qemu|bochs|bochs-noapicv)$ ]] || die "--emulator is qemu, bochs or bochs-noapicv"
 		emulator=$2; shift 2 ;;
 	--params) params=${2:-}; shift 2 ;;
+	--append) append=${2:-}; shift 2 ;;
 	-t|--test) [ -n "${2:-}" ] || die "$1 needs a value"; tests+=("$2"); shift 2 ;;
+	-r|--repeat) [[ ${2:-} =~ ^[1-9][0-9]?$ ]] || die "--repeat is 1 to 99"; repeat=$2; shift 2 ;;
 	--cpus) [[ ${2:-} =~ ^[1-8]$ ]] || die "--cpus is 1 to 8"; cpus=$2; shift 2 ;;
 	--tcg-thread) [[ ${2:-} =~ ^(single|multi)$ ]] || die "--tcg-thread is single or multi"; tcg_thread=$2; shift 2 ;;
 	--timeout) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--timeout needs seconds"; timeout_s=$2; shift 2 ;;
@@ -122,7 +131,7 @@ run=$results/$run_id
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cmdline="console=ttyS0,115200 panic=-1 quiet loglevel=1"
+cmdline="console=ttyS0,115200 panic=-1 quiet loglevel=1${append:+ $append}"
 if [ -z "$modroot" ]; then
 	# KVM built in: its parameters go on the command line.
 	for p in $params; do
@@ -133,60 +142,92 @@ fi
 	"$static" "${tests[*]}" "${args[*]}" || die "could not build the initramfs"
 
 echo "# kernels: $label under $emulator, $cpus CPUs, $vendor ${params:-(default parameters)}"
-start=$EPOCHREALTIME
-QEMU_TCG_THREAD=$tcg_thread "$SRC/scripts/rig/$boot" "$vmlinuz" "$work/initrd" "$cmdline" \
-	"$cpus" "$timeout_s" "$work/raw.log" 2>"$work/boot.err"
-rc=$?
-# (A marker may share its line with what the firmware printed before it.)
-tr -d '\r' <"$work/raw.log" | sed 's/^.*\(@@KVMIPI \)/\1/' >"$work/serial.log"
-boot_s=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 
 failed() {
 	cp "$work/serial.log" "$results/$run_id.failed.log"
 	die "$* (serial log: $results/$run_id.failed.log)"
 }
-if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-	failed "$emulator timed out after $timeout_s s"
-fi
-why=$("$SRC/scripts/rig/parse-serial.sh" "$work/serial.log" "$work/files" 2>&1) || failed "$why"
-[ "$rc" -eq 0 ] || failed "$emulator exited with $rc: $(tail -1 "$work/boot.err")"
 
-# The run, as run_tests.sh would write it, plus what the rig knows.
+# One boot into $work/boot-$1: its serial log, checked and unpacked.
+boot_once() {
+	local dir=$work/boot-$1 start rc why
+
+	start=$EPOCHREALTIME
+	QEMU_TCG_THREAD=$tcg_thread "$SRC/scripts/rig/$boot" "$vmlinuz" "$work/initrd" "$cmdline" \
+		"$cpus" "$timeout_s" "$work/raw.log" 2>"$work/boot.err"
+	rc=$?
+	# (A marker may share its line with what the firmware printed before it.)
+	tr -d '\r' <"$work/raw.log" | sed 's/^.*\(@@KVMIPI \)/\1/' >"$work/serial.log"
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		failed "boot $1: $emulator timed out after $timeout_s s"
+	fi
+	why=$("$SRC/scripts/rig/parse-serial.sh" "$work/serial.log" "$dir" 2>&1) || failed "boot $1: $why"
+	[ "$rc" -eq 0 ] || failed "boot $1: $emulator exited with $rc: $(tail -1 "$work/boot.err")"
+	cp "$work/serial.log" "$dir/serial.log"
+	awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }' >"$dir/seconds"
+}
+
+for r in $(seq 1 "$repeat"); do
+	boot_once "$r"
+done
+
+# Every boot completed: the run, as run_tests.sh would write it, plus
+# what the rig knows.
 mkdir "$run" || die "cannot create $run"
-cp "$work/serial.log" "$run/serial.log"
 pass=0 fail=0 skip=0 n=0
 echo "TAP version 13"
-echo "1..${#tests[@]}"
+echo "1..$((${#tests[@]} * repeat))"
 : >"$work/entries"
-for t in "${tests[@]}"; do
-	n=$((n + 1))
-	sed -n "/^@@KVMIPI START $t@@\$/,/^@@KVMIPI EXIT $t /p" "$work/serial.log" |
-		grep -v '^@@KVMIPI' | sed 's/^/# /'
-	trc=$(sed -n "s/^@@KVMIPI EXIT $t \([0-9]*\)@@\$/\1/p" "$work/serial.log")
-	[ -n "$trc" ] || trc=255
-	result=
-	[ -f "$work/files/$t.json" ] && cp "$work/files/$t.json" "$run/$t.json" && result=$t.json
-	case $trc in
-	0) status=pass; pass=$((pass + 1)); echo "ok $n $t ($label, $emulator)" ;;
-	4) status=skip; skip=$((skip + 1)); echo "ok $n $t ($label, $emulator) # SKIP" ;;
-	*) status=fail; fail=$((fail + 1)); echo "not ok $n $t ($label, $emulator) # exit=$trc" ;;
-	esac
-	jq -cn --arg name "$t" --arg status "$status" --argjson rc "$trc" --arg result "$result" \
-		'{name: $name, status: $status, exit_code: $rc, repeat: null,
-		  result: (if $result == "" then null else $result end)}' >>"$work/entries"
+for r in $(seq 1 "$repeat"); do
+	dir=$work/boot-$r
+	out=$run sub='' rep=null what=''
+	if [ "$repeat" -gt 1 ]; then
+		sub=rep-$r/ rep=$r what=", boot $r of $repeat"
+		out=$run/rep-$r
+		mkdir "$out"
+	fi
+	cp "$dir/serial.log" "$out/serial.log"
+	for t in "${tests[@]}"; do
+		n=$((n + 1))
+		sed -n "/^@@KVMIPI START $t@@\$/,/^@@KVMIPI EXIT $t /p" "$dir/serial.log" |
+			grep -v '^@@KVMIPI' | sed 's/^/# /'
+		trc=$(sed -n "s/^@@KVMIPI EXIT $t \([0-9]*\)@@\$/\1/p" "$dir/serial.log")
+		[ -n "$trc" ] || trc=255
+		result=
+		if [ -f "$dir/$t.json" ]; then
+			cp "$dir/$t.json" "$out/$t.json"
+			result=$sub$t.json
+		fi
+		case $trc in
+		0) status=pass; pass=$((pass + 1)); echo "ok $n $t ($label, $emulator$what)" ;;
+		4) status=skip; skip=$((skip + 1)); echo "ok $n $t ($label, $emulator$what) # SKIP" ;;
+		*) status=fail; fail=$((fail + 1)); echo "not ok $n $t ($label, $emulator$what) # exit=$trc" ;;
+		esac
+		jq -cn --arg name "$t" --arg status "$status" --argjson rc "$trc" --arg result "$result" \
+			--argjson rep "$rep" \
+			'{name: $name, status: $status, exit_code: $rc, repeat: $rep,
+			  result: (if $result == "" then null else $result end)}' >>"$work/entries"
+	done
 done
 echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
 
-jq -R 'split("=") | {key: .[0], value: (.[1:] | join("="))}' "$work/files/rig-info" |
+# What the guest said of itself, from the first boot; the boots' times.
+jq -R 'split("=") | {key: .[0], value: (.[1:] | join("="))}' "$work/boot-1/rig-info" |
 	jq -s 'from_entries' >"$work/rig.json"
+for r in $(seq 1 "$repeat"); do
+	cat "$work/boot-$r/seconds"
+	echo
+done | jq -s . >"$work/seconds.json"
 jq -s --arg id "$run_id" --arg emulator "$emulator" --arg kernel "$kernel" --arg klabel "$label" \
-	--argjson cpus "$cpus" --arg boot "$boot_s" --slurpfile rig "$work/rig.json" \
+	--argjson cpus "$cpus" --argjson repeat "$repeat" --slurpfile boots "$work/seconds.json" \
+	--slurpfile rig "$work/rig.json" \
 	--arg revision "$(git -C "$SRC" rev-parse HEAD 2>/dev/null || echo unknown)" '
-	{schema: "kvm-ipi-selftests/run", schema_version: 1, run_id: $id, repeat: 1,
+	{schema: "kvm-ipi-selftests/run", schema_version: 1, run_id: $id, repeat: $repeat,
 	 kernel_release: $rig[0].kernel_release, suite_revision: $revision,
 	 rig: {emulator: $emulator, kernel: $kernel, label: $klabel, emulated_cpus: $cpus,
-	       seconds: ($boot | tonumber), vendor_module: $rig[0].vendor_module,
-	       requested_params: $rig[0].requested_params,
+	       seconds: ($boots[0] | add), boot_seconds: $boots[0],
+	       vendor_module: $rig[0].vendor_module, requested_params: $rig[0].requested_params,
+	       cmdline: $rig[0].cmdline,
 	       params: ($rig[0] | with_entries(select(.key | startswith("param."))) |
 			with_entries(.key |= ltrimstr("param.")))},
 	 tests: ., totals: {pass: (map(select(.status == "pass")) | length),
@@ -194,5 +235,5 @@ jq -s --arg id "$run_id" --arg emulator "$emulator" --arg kernel "$kernel" --arg
 			    skip: (map(select(.status == "skip")) | length)}}' \
 	"$work/entries" >"$run/.run.json.tmp" && ln "$run/.run.json.tmp" "$run/run.json"
 rm -f "$run/.run.json.tmp"
-echo "# results: $run (boot and tests: $boot_s s)"
+echo "# results: $run (boots and tests: $(jq -r '.rig.seconds | . * 10 | round / 10' "$run/run.json") s)"
 [ $fail -eq 0 ]

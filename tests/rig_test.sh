@@ -3,8 +3,10 @@
 #
 # The kernel rig.  Its serial-log parser on made-up logs: every way a boot
 # can go wrong must be an error, and a good log must unpack exactly.  Then,
-# if asked with --boot STATIC_BIN_DIR, a real boot: Debian's 6.12 kernel under
-# QEMU running one short test, checked end to end.
+# if asked with --boot STATIC_BIN_DIR, real boots under QEMU: Debian's 6.12
+# and 6.1 kernels running one short test, checked end to end, and boots that
+# go wrong (timeout, a module that will not load, a panic, a broken kernel),
+# each of which must be an error that stores no result.
 set -uo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -69,9 +71,28 @@ expect_error notjson "t.json: not valid JSON"
 echo "@@KVMIPI DONE@@" >"$work/empty.log"
 expect_error empty "no result frames"
 
+# boot_fails NAME PATTERN ARGS...: a real boot that must fail as the rig
+# itself (exit 2), for PATTERN, storing nothing but its serial log.
+boot_fails() {
+	local name=$1 pattern=$2 out=$work/fail-$1 rc
+
+	shift 2
+	"$SRC/scripts/kernels.sh" -t self_ipi_test -b "$bin" -o "$out" --run-id "$name" "$@" \
+		-- -c 5 -v x2apic_icr_sti_hlt >"$work/$name.log" 2>&1
+	rc=$?
+	if [ $rc -eq 2 ] && grep -q -- "$pattern" "$work/$name.log" && [ ! -e "$out/$name" ] &&
+		[ -s "$out/$name.failed.log" ]; then
+		ok "$name: exit 2, $(grep -m 1 '^kernels: ' "$work/$name.log" | cut -c1-160)"
+	else
+		not_ok "$name: exit $rc"
+		show_log "$work/$name.log"
+	fi
+}
+
 if [ "${1:-}" = --boot ]; then
+	bin=$2
 	out=$work/results
-	"$SRC/scripts/kernels.sh" -k debian-6.12 -t self_ipi_test -b "$2" -o "$out" --run-id smoke \
+	"$SRC/scripts/kernels.sh" -k debian-6.12 -t self_ipi_test -b "$bin" -o "$out" --run-id smoke \
 		--timeout 300 -- -c 50 -v x2apic_icr_sti_hlt >"$work/boot.log" 2>&1
 	rc=$?
 	# 0 or 1: the boot worked; what the tests found inside is the guest's business.
@@ -80,10 +101,29 @@ if [ "${1:-}" = --boot ]; then
 		'(.kernel_release | startswith("6.12")) and .rig.vendor_module == "kvm_amd" and
 		 .rig.params.nested == "1" and .rig.emulator == "qemu"' "$out/smoke/run.json"
 	check "the test's results came back through the serial console" jq_holds \
-		'.host.kvm_vendor_module == "kvm_amd" and .variants[0].counts.sent == 50' \
-		"$out/smoke/self_ipi_test.json"
+		'.host.kvm_vendor_module == "kvm_amd" and .variants[0].counts.sent == 50 and
+		 .host.memslot_compat == false' "$out/smoke/self_ipi_test.json"
 	grep -E '^(not )?ok 1 ' "$work/boot.log" | sed 's/^/# inside: /'
 	[ "$rc" -le 1 ] || show_log "$work/boot.log"
+
+	# Debian 6.1 predates KVM_SET_USER_MEMORY_REGION2; two boots, one result set.
+	"$SRC/scripts/kernels.sh" -k debian-6.1 -r 2 -t self_ipi_test -b "$bin" -o "$out" --run-id old \
+		--timeout 300 -- -c 20 -v x2apic_icr_sti_hlt >"$work/old.log" 2>&1
+	rc=$?
+	check "Debian 6.1, booted twice: a test runs inside each (exit $rc)" jq_holds \
+		'(.kernel_release | startswith("6.1.")) and .repeat == 2 and (.rig.boot_seconds | length) == 2
+		 and ([.tests[] | select(.status == "pass")] | length) == 2' "$out/old/run.json"
+	check "... through the old memslot ioctl, which its results record" jq_holds \
+		'.host.memslot_compat == true and .variants[0].counts.received == 20' \
+		"$out/old/rep-2/self_ipi_test.json"
+
+	boot_fails timeout "timed out after 2 s" -k debian-6.12 --timeout 2
+	boot_fails bad-module "inside the guest: modules insmod .*kvm-amd.ko nested=banana failed" \
+		-k debian-6.12 --params nested=banana
+	boot_fails panic "kernel panic: Kernel panic" -k debian-6.12 --append rdinit=/nonexistent
+	head -c 1000000 "$("$SRC/scripts/rig/fetch-kernel.sh" debian-6.12 "$SRC/build/rig/kernels" | sed -n 2p)" \
+		>"$work/truncated-bzImage"
+	boot_fails bad-kernel "the output is truncated" -k "$work/truncated-bzImage" --timeout 60
 fi
 
 echo "1..$checks"

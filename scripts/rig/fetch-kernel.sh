@@ -3,7 +3,8 @@
 #
 # fetch-kernel.sh KERNEL CACHE: a Debian kernel, downloaded and unpacked
 # once into CACHE.  KERNEL is a package name (linux-image-6.12.117+deb12-
-# amd64-unsigned) or debian-6.1 / debian-6.12 for the newest of that line.
+# amd64-unsigned), a version (6.1.0-54, 6.12.117+deb12: its -amd64 image),
+# or debian-6.1 / debian-6.12 for the newest of that line.
 # Prints three lines: the kernel release, its vmlinuz, its modules dir.
 set -euo pipefail
 
@@ -12,7 +13,7 @@ die() {
 	exit 1
 }
 
-[ $# -eq 2 ] || die "usage: fetch-kernel.sh PACKAGE|debian-6.1|debian-6.12 CACHE"
+[ $# -eq 2 ] || die "usage: fetch-kernel.sh PACKAGE|VERSION|debian-6.1|debian-6.12 CACHE"
 kernel=$1
 cache=$2
 
@@ -29,13 +30,15 @@ case "$kernel" in
 debian-6.1) pkg=$(resolve linux-image-amd64) ;;
 debian-6.12) pkg=$(resolve linux-image-6.12-amd64) ;;
 linux-image-*) pkg=$kernel ;;
-*) die "'$kernel' is neither a linux-image-* package nor debian-6.1 / debian-6.12" ;;
+[0-9]*.[0-9]*) pkg=linux-image-$kernel-amd64 ;;
+*) die "'$kernel' is not a linux-image-* package, a version or debian-6.1 / debian-6.12" ;;
 esac
 
 dir=$cache/$pkg
 if [ ! -e "$dir/.ready" ]; then
 	mkdir -p "$cache"
 	tmp=$(mktemp -d "$cache/.fetch.XXXXXX")
+	trap 'rm -rf "$tmp"' EXIT
 	(cd "$tmp" && apt-get download "$pkg" >/dev/null 2>&1) ||
 		{ apt-get update -qq >/dev/null 2>&1 && (cd "$tmp" && apt-get download "$pkg" >/dev/null); } ||
 		die "apt-get download $pkg failed"
