@@ -55,10 +55,46 @@ bool ipi_guest_host_done(void)
 	return READ_ONCE(ipi_config.host_done) || ipi_guest_should_stop();
 }
 
-/* This vCPU sends nothing more; the host's last kick waits for every vCPU. */
+/*
+ * This vCPU sends nothing more (the host's last kick waits for that); then
+ * wait, within the grace period, until no vCPU will: a receiver that
+ * drained before its senders stopped would leave their last sends to it
+ * undelivered, and count them lost.  Interrupts are taken meanwhile, with
+ * an exit on every round for hosts that deliver only at VM entry.
+ */
 void ipi_guest_quiet(void)
 {
+	uint64_t deadline = rdtsc() + ipi_config.wait_timeout;
+
 	__atomic_fetch_add(&ipi_config.quiet, 1, __ATOMIC_SEQ_CST);
+	ipi_irq_enable();
+	while (READ_ONCE(ipi_config.quiet) < ipi_config.nr_vcpus &&
+	       rdtsc() < deadline && !ipi_guest_should_stop())
+		outl(IPI_CHURN_PORT, 0);
+}
+
+/*
+ * Map, before anything is measured, what a delivery touches: the IDT, the
+ * handler's code, and every vCPU's record (senders write the receiver's).
+ * Otherwise the first delivery of each vector also pays for the EPT
+ * violations, which under an emulator take tens of microseconds.
+ */
+static void prefault(void)
+{
+	extern void *idt_handlers;
+	struct desc_ptr idt = get_idt();
+	uint64_t p, i;
+
+	for (p = idt.address; p <= idt.address + idt.size; p += PAGE_SIZE)
+		(void)READ_ONCE(*(volatile uint8_t *)p);
+	(void)READ_ONCE(*(volatile uint8_t *)&idt_handlers);
+	(void)READ_ONCE(*(volatile uint8_t *)ipi_guest_handler);
+	/* A write, which other vCPUs' concurrent writes cannot be lost to. */
+	for (i = 0; i < ipi_config.nr_vcpus; i++) {
+		for (p = 0; p < sizeof(struct ipi_vcpu); p += PAGE_SIZE)
+			__atomic_fetch_add((uint64_t *)((uint8_t *)&ipi_config.vcpus[i] + p), 0,
+					   __ATOMIC_RELAXED);
+	}
 }
 
 struct ipi_vcpu *ipi_guest_init(bool x2apic)
@@ -66,6 +102,7 @@ struct ipi_vcpu *ipi_guest_init(bool x2apic)
 	struct ipi_vcpu *self = this_ipi_vcpu();
 
 	GUEST_ASSERT(self && self->self == self);
+	prefault();
 	if (x2apic)
 		x2apic_enable();
 	else
@@ -74,9 +111,58 @@ struct ipi_vcpu *ipi_guest_init(bool x2apic)
 	return self;
 }
 
+/* Just before an exit the guest makes on purpose: injectors time themselves off it. */
+void ipi_guest_note_exit(struct ipi_vcpu *self)
+{
+	WRITE_ONCE(self->churn_exit_tsc, rdtsc());
+	WRITE_ONCE(self->churn_exits, self->churn_exits + 1);
+}
+
+/*
+ * A "dwell" receiver's round: an exit that KVM handles in the kernel
+ * (cpuid), so the vCPU goes straight back through vcpu_enter_guest(), then
+ * the dwell in the guest with interrupts enabled.  An interrupt that missed
+ * its notification at that entry waits for the next exit, up to the whole
+ * dwell, where a delivery to a running vCPU takes a few microseconds.
+ */
+void ipi_guest_exit_and_dwell(struct ipi_vcpu *self)
+{
+	uint32_t eax = 0, ebx, ecx = 0, edx;
+	uint64_t end;
+
+	ipi_irq_enable();
+	ipi_guest_note_exit(self);
+	__cpuid(0, 0, &eax, &ebx, &ecx, &edx);
+	end = rdtsc() + ipi_config.dwell;
+	while (rdtsc() < end && !ipi_guest_host_done())
+		cpu_relax();
+}
+
+/*
+ * One uncounted IPI from every vCPU to the next, before anything is
+ * measured: the first interrupt between two vCPUs takes slow paths in KVM
+ * (and, far slower, in an emulator) that no test means to measure.
+ */
+static void warm_up_ipis(struct ipi_vcpu *self)
+{
+	uint64_t before = READ_ONCE(self->received[IPI_WAKE_VECTOR]);
+	uint64_t deadline = rdtsc() + ipi_config.wait_timeout;
+	bool was_enabled = irqs_enabled();
+
+	ipi_guest_write_icr((self->index + 1) % ipi_config.nr_vcpus,
+			    APIC_DM_FIXED | APIC_INT_ASSERT | APIC_DEST_PHYSICAL | IPI_WAKE_VECTOR);
+	ipi_irq_enable();
+	while (READ_ONCE(self->received[IPI_WAKE_VECTOR]) == before &&
+	       rdtsc() < deadline && !ipi_guest_should_stop())
+		cpu_relax();
+	if (!was_enabled)
+		ipi_irq_disable();
+}
+
 /* An IPI to a vCPU whose APIC is not enabled yet would be discarded. */
 void ipi_guest_wait_all_ready(void)
 {
+	struct ipi_vcpu *self = this_ipi_vcpu();
 	uint64_t deadline = rdtsc() + ipi_config.wait_timeout;
 
 	__atomic_fetch_add(&ipi_config.ready, 1, __ATOMIC_SEQ_CST);
@@ -84,6 +170,8 @@ void ipi_guest_wait_all_ready(void)
 		GUEST_ASSERT(rdtsc() < deadline && !ipi_guest_should_stop());
 		cpu_relax();
 	}
+	if (ipi_config.nr_vcpus > 1)
+		warm_up_ipis(self);
 }
 
 /* Go on with iteration @iteration (from 1) of a loop that began at @start_tsc? */
