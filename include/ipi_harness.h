@@ -93,6 +93,8 @@ struct ipi_vcpu {
 	uint64_t max_latency[IPI_NR_VECTORS];
 	uint32_t delayed_by_vector[IPI_NR_VECTORS];
 	uint64_t progress;		/* heartbeat for the host watchdog */
+	uint64_t churn_exits;		/* exits made on purpose (ipi_guest_note_exit()) */
+	uint64_t churn_exit_tsc;	/* ... and the TSC just before the latest */
 	struct lat_hist latency;	/* send TSC to handler entry */
 	struct lat_hist iteration;	/* one test iteration, as the test defines it */
 	struct lat_hist eoi;		/* the handler's EOI write */
@@ -105,6 +107,7 @@ struct ipi_vcpu {
 struct ipi_guest_config {
 	uint64_t delay_threshold;	/* cycles */
 	uint64_t wait_timeout;		/* cycles a bounded guest wait may last */
+	uint64_t dwell;			/* cycles a "dwell" receiver stays in after an exit */
 	uint64_t count;			/* sends per vCPU, for the test's loop */
 	uint64_t duration;		/* cycles to send for instead, if not 0 */
 	uint32_t nr_vcpus;
@@ -151,6 +154,8 @@ typedef void (*ipi_send_fn)(uint32_t dest, uint8_t vector);
 struct ex_regs;
 
 struct ipi_vcpu *ipi_guest_init(bool x2apic);
+void ipi_guest_note_exit(struct ipi_vcpu *self);
+void ipi_guest_exit_and_dwell(struct ipi_vcpu *self);
 void ipi_guest_stamp(uint32_t dest_index, uint8_t vector);
 void ipi_guest_send(ipi_send_fn send, uint32_t dest_index, uint8_t vector);
 bool ipi_guest_fault_now(enum ipi_fault fault);
@@ -222,6 +227,9 @@ struct ipi_vm *ipi_vm_create(unsigned int nr_vcpus, void *guest_code,
 			     const struct ipi_options *opts);
 void ipi_vm_run(struct ipi_vm *ivm);
 void ipi_vm_free(struct ipi_vm *ivm);
+/* With --pin, on host CPU @slot mod online CPUs: vCPU i's slot is i, others follow. */
+void ipi_thread_create(struct ipi_vm *ivm, pthread_t *thread, unsigned int slot,
+		       void *(*fn)(void *), void *arg);
 
 void ipi_host_stamp(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
 bool ipi_host_vector_free(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
@@ -235,5 +243,7 @@ void ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vect
 void ipi_vm_calibrate_tsc(struct ipi_vm *ivm);
 uint64_t host_tsc_to_guest(const struct ipi_vm *ivm, unsigned int vcpu_index,
 			   uint64_t host_tsc);
+uint64_t guest_tsc_to_host(const struct ipi_vm *ivm, unsigned int vcpu_index,
+			   uint64_t guest_tsc);
 
 #endif /* IPI_HARNESS_H */

@@ -27,6 +27,7 @@ struct ipi_options {
 	unsigned int injectors;
 	uint64_t period_us;
 	uint64_t sweep_us;
+	uint64_t dwell_us;		/* churn "dwell": guest time after each exit */
 	uint64_t delay_threshold_us;	/* latency above which a delivery is "delayed" */
 	bool fail_on_delayed;
 	uint64_t grace_ms;		/* how long a guest waits for a send to land */

@@ -32,6 +32,7 @@ void ipi_options_init(struct ipi_options *o, uint64_t default_count,
 	o->count = default_count;
 	o->vcpus = default_vcpus;
 	o->delay_threshold_us = 1000;
+	o->dwell_us = 50;
 	o->grace_ms = 500;
 	o->stall_ms = 1000;
 	o->timeout_s = 100;
@@ -49,7 +50,8 @@ void ipi_options_usage(FILE *f, const char *prog)
 		"  -c, --count N             sends per sending vCPU (default: test-specific)\n"
 		"  -D, --duration-s N        send for N seconds instead of --count sends\n"
 		"  -n, --vcpus N             vCPUs, where the test takes more than one\n"
-		"      --pin                 pin vCPU i's thread to host CPU i mod online CPUs\n"
+		"      --pin                 pin vCPU i's thread to host CPU i, injector j to CPU\n"
+		"                            vCPUs + j (mod online CPUs)\n"
 		"      --migrate-us N        every N us, move a random vCPU thread to a random CPU\n"
 		"      --check-icr           read the ICR back after every send (as xapic_ipi_test)\n"
 		"      --kick-us N           every N us, signal the vCPU threads out of KVM_RUN\n"
@@ -59,6 +61,7 @@ void ipi_options_usage(FILE *f, const char *prog)
 		"      --injectors N         host injector threads (tests with injectors; 1)\n"
 		"      --period-us N         injection period, and mean jitter gap (100)\n"
 		"      --sweep-us N          sweep injections from 0 to N us after an exit (20)\n"
+		"      --dwell-us N          churn with dwell: time in the guest after each exit (50)\n"
 		"  -d, --delay-threshold-us N  latency above which a delivery counts as delayed (1000)\n"
 		"      --fail-on-delayed     delayed deliveries fail the variant (default: reported only)\n"
 		"  -g, --grace-ms N          how long a guest waits for an interrupt to arrive (500)\n"
@@ -104,7 +107,7 @@ static int parse_fault(const char *s, enum ipi_fault *fault)
 enum {
 	OPT_FAIL_ON_DELAYED = 256, OPT_STALL, OPT_FAULT, OPT_FAULT_EVERY, OPT_PIN,
 	OPT_MIGRATE, OPT_CHECK_ICR, OPT_KICK, OPT_BUSY, OPT_HALT_POLL, OPT_PROGRESS,
-	OPT_INJECTORS, OPT_PERIOD, OPT_SWEEP,
+	OPT_INJECTORS, OPT_PERIOD, OPT_SWEEP, OPT_DWELL,
 };
 
 static const struct option long_options[] = {
@@ -121,6 +124,7 @@ static const struct option long_options[] = {
 	{ "injectors",		required_argument, NULL, OPT_INJECTORS },
 	{ "period-us",		required_argument, NULL, OPT_PERIOD },
 	{ "sweep-us",		required_argument, NULL, OPT_SWEEP },
+	{ "dwell-us",		required_argument, NULL, OPT_DWELL },
 	{ "delay-threshold-us",	required_argument, NULL, 'd' },
 	{ "fail-on-delayed",	no_argument,	   NULL, OPT_FAIL_ON_DELAYED },
 	{ "grace-ms",		required_argument, NULL, 'g' },
@@ -198,6 +202,10 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 		case OPT_SWEEP:
 			if (parse_u64(optarg, 1, 1000 * 1000, &o->sweep_us))
 				BAD("--sweep-us: '%s' is not a number from 1 to 1000000", optarg);
+			break;
+		case OPT_DWELL:
+			if (parse_u64(optarg, 1, 1000 * 1000, &o->dwell_us))
+				BAD("--dwell-us: '%s' is not a number from 1 to 1000000", optarg);
 			break;
 		case OPT_PROGRESS:
 			if (parse_u64(optarg, 1, 24 * 3600, &o->progress_s))

@@ -84,6 +84,12 @@ uint64_t host_tsc_to_guest(const struct ipi_vm *ivm, unsigned int vcpu_index,
 	return host_tsc + ivm->tsc_offset[vcpu_index];
 }
 
+uint64_t guest_tsc_to_host(const struct ipi_vm *ivm, unsigned int vcpu_index,
+			   uint64_t guest_tsc)
+{
+	return guest_tsc - ivm->tsc_offset[vcpu_index];
+}
+
 static void init_vcpu_record(struct ipi_vm *ivm, unsigned int i, vm_vaddr_t gva)
 {
 	struct ipi_vcpu *rec = addr_gva2hva(ivm->vm, gva);
@@ -105,6 +111,7 @@ static void init_guest_config(struct ipi_vm *ivm, vm_vaddr_t records,
 
 	cfg = addr_gva2hva(ivm->vm, (vm_vaddr_t)&ipi_config);
 	cfg->delay_threshold = opts->delay_threshold_us * ivm->tsc_khz / 1000;
+	cfg->dwell = opts->dwell_us * ivm->tsc_khz / 1000;
 	cfg->wait_timeout = ms_to_cycles(ivm, opts->grace_ms);
 	cfg->count = opts->count;
 	cfg->duration = opts->duration_s * 1000 * ivm->tsc_khz;
@@ -371,16 +378,28 @@ static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exi
 	}
 }
 
-static void pin_thread(pthread_t thread, unsigned int i)
+/*
+ * Pinned from creation: a thread moved once running takes its vCPU out of
+ * the guest for the migration, while the injectors have started.
+ */
+void ipi_thread_create(struct ipi_vm *ivm, pthread_t *thread, unsigned int slot,
+		       void *(*fn)(void *), void *arg)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_attr_t attr;
 	cpu_set_t set;
 	int r;
 
-	CPU_ZERO(&set);
-	CPU_SET(i % cpus, &set);
-	r = pthread_setaffinity_np(thread, sizeof(set), &set);
-	TEST_ASSERT(!r, "Pinning vCPU %u to CPU %ld: %s", i, i % cpus, strerror(r));
+	pthread_attr_init(&attr);
+	if (ivm->pin) {
+		CPU_ZERO(&set);
+		CPU_SET(slot % cpus, &set);
+		r = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+		TEST_ASSERT(!r, "Pinning thread %u to CPU %ld: %s", slot, slot % cpus, strerror(r));
+	}
+	r = pthread_create(thread, &attr, fn, arg);
+	TEST_ASSERT(!r, "pthread_create: %s", strerror(r));
+	pthread_attr_destroy(&attr);
 }
 
 struct churn {
@@ -509,10 +528,8 @@ void ipi_vm_run(struct ipi_vm *ivm)
 		threads[i].ivm = ivm;
 		threads[i].vcpu = ivm->vcpus[i];
 		threads[i].exited = &exited;
-		pthread_create(&threads[i].thread, NULL, vcpu_thread_main, &threads[i]);
+		ipi_thread_create(ivm, &threads[i].thread, i, vcpu_thread_main, &threads[i]);
 		tids[i] = threads[i].thread;
-		if (ivm->pin)
-			pin_thread(threads[i].thread, i);
 	}
 	ivm->threads = tids;
 	if (ivm->on_running)

@@ -41,7 +41,8 @@ TEST(good_values)
 			   "--fault", "lost", "--fault-every", "3", "-v", "x2apic_*",
 			   "-o", "/tmp", "--grace-ms", "20", "--stall-ms", "100", "-T", "90",
 			   "--vcpus", "8", "--pin", "-D", "60", "--check-icr",
-			   "--injectors", "3", "--period-us", "7", "--sweep-us", "9"));
+			   "--injectors", "3", "--period-us", "7", "--sweep-us", "9",
+			   "--dwell-us", "11"));
 	EXPECT_EQ(5, o.count);
 	EXPECT_EQ(250, o.delay_threshold_us);
 	EXPECT_TRUE(o.fail_on_delayed);
@@ -59,6 +60,7 @@ TEST(good_values)
 	EXPECT_EQ(3, o.injectors);
 	EXPECT_EQ(7, o.period_us);
 	EXPECT_EQ(9, o.sweep_us);
+	EXPECT_EQ(11, o.dwell_us);
 	/* A soak run prints progress by default. */
 	EXPECT_EQ(10, o.progress_s);
 }
@@ -103,6 +105,8 @@ TEST(bad_values_are_refused)
 	EXPECT_NE(NULL, strstr(err, "contradict"));
 	EXPECT_EQ(-1, PARSE(&o, err, "--migrate-us", "5"));
 	EXPECT_EQ(-1, PARSE(&o, err, "--injectors", "9"));
+	EXPECT_EQ(-1, PARSE(&o, err, "--dwell-us", "0"));
+	EXPECT_NE(NULL, strstr(err, "--dwell-us"));
 	EXPECT_EQ(-1, PARSE(&o, err, "--halt-poll-ns", "-1"));
 	/* A duration the watchdog would cut short. */
 	EXPECT_EQ(-1, PARSE(&o, err, "--duration-s", "90"));

@@ -17,7 +17,10 @@
  * receivers     spin (IF=1: the in-guest delivery path, where posted
  *               interrupts matter most), halt (sti; hlt: the wake-up path),
  *               alternate (spin and halt for random spells, to hit the
- *               running/blocked transitions)
+ *               running/blocked transitions), dwell (an exit, then
+ *               --dwell-us in the guest with IF=1: every exit is a VM
+ *               entry for an IPI to race, and one that waits for the next
+ *               entry shows as a delay of up to the dwell)
  *
  * A sender sends a vector again only once its previous send of that
  * vector to that receiver was delivered: the architecture merges a second
@@ -41,7 +44,7 @@
 
 enum pattern { STREAM, PINGPONG, MANY_TO_ONE, ONE_TO_MANY };
 enum dest { PHYSICAL, LOGICAL, ALLBUT, ALLINC };
-enum rx_state { RX_SPIN, RX_HALT, RX_ALTERNATE };
+enum rx_state { RX_SPIN, RX_HALT, RX_ALTERNATE, RX_DWELL };
 
 struct scenario {
 	enum pattern pattern;
@@ -186,6 +189,13 @@ static void rx_wait(bool (*done)(struct ipi_vcpu *, uint64_t), uint64_t arg)
 	while (!ipi_guest_should_stop()) {
 		uint64_t spin_end = rdtsc();
 
+		if (sc.rx == RX_DWELL) {
+			if (done(self, arg))
+				break;
+			ipi_guest_exit_and_dwell(self);
+			WRITE_ONCE(self->progress, self->progress + 1);
+			continue;
+		}
 		if (sc.rx == RX_SPIN) {
 			spin_end = UINT64_MAX;
 		} else if (sc.rx == RX_ALTERNATE) {
@@ -323,7 +333,8 @@ static struct ipi_vm *run_cross(const struct ipi_variant *v, const struct ipi_op
 #define RX_STATES(apic, x2apic, name, pattern, dest)				\
 	{ apic "_" name "_spin", run_cross, SC(pattern, dest, RX_SPIN, x2apic) },	\
 	{ apic "_" name "_halt", run_cross, SC(pattern, dest, RX_HALT, x2apic) },	\
-	{ apic "_" name "_alternate", run_cross, SC(pattern, dest, RX_ALTERNATE, x2apic) }
+	{ apic "_" name "_alternate", run_cross, SC(pattern, dest, RX_ALTERNATE, x2apic) },	\
+	{ apic "_" name "_dwell", run_cross, SC(pattern, dest, RX_DWELL, x2apic) }
 
 #define APIC_MODE(apic, x2apic)								\
 	RX_STATES(apic, x2apic, "stream_physical", STREAM, PHYSICAL),			\

@@ -27,7 +27,10 @@
  *            signal (host signals kick KVM_RUN), migrate (vCPU threads moved
  *            between CPUs), busy (host threads compete for the CPUs),
  *            halt_poll_off (hlt with KVM_CAP_HALT_POLL at 0), ipi (another
- *            vCPU sends IPIs to the target at the same time)
+ *            vCPU sends IPIs to the target at the same time), dwell (a
+ *            cpuid exit, then --dwell-us, 50, in the guest with interrupts
+ *            enabled: an interrupt held back until the next VM entry shows
+ *            as a delay of up to the dwell)
  *
  * When the injectors are done, every vCPU is woken and taken through one
  * more exit and entry; each then gives what is still in flight the grace
@@ -48,7 +51,7 @@
 
 enum churn {
 	CHURN_SPIN, CHURN_CPUID, CHURN_PIO, CHURN_MMIO, CHURN_HLT, CHURN_SIGNAL,
-	CHURN_MIGRATE, CHURN_BUSY, CHURN_HALT_POLL_OFF, CHURN_IPI,
+	CHURN_MIGRATE, CHURN_BUSY, CHURN_HALT_POLL_OFF, CHURN_IPI, CHURN_DWELL,
 };
 
 struct scenario {
@@ -59,24 +62,31 @@ struct scenario {
 
 static struct scenario sc;
 
-static void exit_once(void)
+static void exit_once(struct ipi_vcpu *self)
 {
 	uint32_t eax = 0, ebx, ecx = 0, edx;
 
 	switch (sc.churn) {
 	case CHURN_CPUID:
+		ipi_guest_note_exit(self);
 		__cpuid(0, 0, &eax, &ebx, &ecx, &edx);
 		break;
 	case CHURN_PIO:
+		ipi_guest_note_exit(self);
 		outl(IPI_CHURN_PORT, 0);
 		break;
 	case CHURN_MMIO:
+		ipi_guest_note_exit(self);
 		*(volatile uint32_t *)IPI_CHURN_GPA = 0;
 		break;
 	case CHURN_HLT:
 	case CHURN_HALT_POLL_OFF:
+		ipi_guest_note_exit(self);
 		ipi_sti_hlt_cli();
 		ipi_irq_enable();
+		break;
+	case CHURN_DWELL:
+		ipi_guest_exit_and_dwell(self);
 		break;
 	default:
 		cpu_relax();
@@ -121,7 +131,7 @@ static void guest_code(void)
 	if (sc.churn == CHURN_IPI && self->index)
 		send_guest_ipis(self);
 	while (!ipi_guest_host_done()) {
-		exit_once();
+		exit_once(self);
 		maybe_mask_by_tpr();
 		WRITE_ONCE(self->progress, self->progress + 1);
 	}
@@ -195,9 +205,12 @@ static struct ipi_vm *run_injection(const struct ipi_variant *v, const struct ip
 	{ name "_back_to_back_halt_poll_off", run_injection,				\
 	  SC(kind, INJ_BACK_TO_BACK, CHURN_HALT_POLL_OFF) },					\
 	{ name "_back_to_back_ipi", run_injection, SC(kind, INJ_BACK_TO_BACK, CHURN_IPI) },	\
+	{ name "_back_to_back_dwell", run_injection, SC(kind, INJ_BACK_TO_BACK, CHURN_DWELL) }, \
 	{ name "_period_pio", run_injection, SC(kind, INJ_PERIOD, CHURN_PIO) },		\
 	{ name "_jitter_pio", run_injection, SC(kind, INJ_JITTER, CHURN_PIO) },		\
-	{ name "_sweep_pio", run_injection, SC(kind, INJ_SWEEP, CHURN_PIO) }
+	{ name "_sweep_pio", run_injection, SC(kind, INJ_SWEEP, CHURN_PIO) },		\
+	{ name "_sweep_cpuid", run_injection, SC(kind, INJ_SWEEP, CHURN_CPUID) },		\
+	{ name "_sweep_dwell", run_injection, SC(kind, INJ_SWEEP, CHURN_DWELL) }
 
 static const struct ipi_variant variants[] = {
 	CHURNS(INJ_MSI, "msi"),
