@@ -106,6 +106,15 @@ result_files() {
 	done
 }
 
+# The emulator a result came from (kernels.sh's rig), or "" for real hardware.
+emulator_of() {
+	local dir
+
+	dir=$(dirname "$1")
+	[ -f "$dir/run.json" ] || dir=$(dirname "$dir")
+	jq -r '.rig.emulator // ""' "$dir/run.json" 2>/dev/null
+}
+
 collect() {
 	local side=$1 f
 
@@ -127,9 +136,13 @@ collect() {
 			jq -r --arg side "$side" --arg m "$metric" '.test as $t | .variants[] |
 				"\($t)/\(.name)" as $v | (.[$m].buckets // [])[] |
 				[$side, $v, .[0], .[1], .[2]] | @tsv' "$f" >>"$work/buckets"
-			jq -c --arg side "$side" '{side: $side, kernel: .host.kernel_release,
-				host: .host.hostname, cpu: .host.cpu_model, vendor: .host.kvm_vendor_module,
-				delivery: .host.configured_delivery, started: .started, test: .test,
+			jq -r --arg side "$side" '.test as $t | .variants[] | select(.per_ipi != null) |
+				[$side, "\($t)/\(.name)", (.per_ipi.exits // "-"),
+				 (.per_ipi.irq_injections // "-")] | @tsv' "$f" >>"$work/per_ipi"
+			jq -c --arg side "$side" --arg emulator "$(emulator_of "$f")" '{side: $side,
+				kernel: .host.kernel_release, host: .host.hostname, cpu: .host.cpu_model,
+				vendor: .host.kvm_vendor_module, delivery: .host.configured_delivery,
+				emulator: $emulator, started: .started, test: .test,
 				argv: (.argv[1:] | join(" "))}' "$f" >>"$work/meta"
 		done <"$work/files"
 	done
@@ -137,6 +150,7 @@ collect() {
 
 : >"$work/samples"
 : >"$work/meta"
+: >"$work/per_ipi"
 : >"$work/buckets"
 collect base "${base_dirs[@]}"
 collect cand "${cand_dirs[@]}"
@@ -206,9 +220,19 @@ END {
 	}
 }' "$work/samples" | sort >"$work/rows" || die "statistics failed"
 
+# KVM's events per interrupt, per variant and side: the medians over runs.
+jq -Rn '
+	def med: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
+	[inputs | split("\t") | {side: .[0], variant: .[1], exits: (.[2] | tonumber?),
+	 irq_injections: (.[3] | tonumber?)}] | group_by(.variant) |
+	map({key: .[0].variant, value: (group_by(.side) | map({key: .[0].side, value: {
+		exits: ([.[].exits | values] | med),
+		irq_injections: ([.[].irq_injections | values] | med)}}) | from_entries)}) |
+	from_entries' <"$work/per_ipi" >"$work/per_ipi.json" || die "could not summarize per-IPI events"
+
 jq -Rn --arg metric "$metric" --argjson threshold "$threshold" --argjson seed "$seed" \
 	--arg base "$base_label" --arg cand "$cand_label" \
-	--slurpfile meta <(jq -s . "$work/meta") '
+	--slurpfile meta <(jq -s . "$work/meta") --slurpfile per_ipi "$work/per_ipi.json" '
 	def num: if . == "-" then null else tonumber end;
 	[inputs | split("\t") | {
 		variant: .[0], verdict: .[1], runs: {base: (.[2] | tonumber), cand: (.[3] | tonumber)},
@@ -221,10 +245,12 @@ jq -Rn --arg metric "$metric" --argjson threshold "$threshold" --argjson seed "$
 		delayed: {base: (.[24] | tonumber), cand: (.[25] | tonumber)},
 		late: {base: (.[26] | tonumber), cand: (.[27] | tonumber)},
 		flags: (.[28] | split(" ") | map(select(length > 0))),
-		statuses: {base: (.[29] | split("|")[0]), cand: (.[29] | split("|")[1])}}] as $rows |
+		statuses: {base: (.[29] | split("|")[0]), cand: (.[29] | split("|")[1])},
+		per_ipi: ($per_ipi[0][.[0]] // {})}] as $rows |
 	($meta[0] | group_by(.side) | map({key: .[0].side, value: {
 		kernels: ([.[].kernel] | unique), hosts: ([.[].host] | unique), cpus: ([.[].cpu] | unique),
 		vendors: ([.[].vendor] | unique), delivery: ([.[].delivery] | unique),
+		emulators: ([.[].emulator | select(. != "")] | unique),
 		dates: ([.[].started] | [min, max]), arguments: ([.[] | "\(.test) \(.argv)"] | unique)}})
 	 | from_entries) as $sides |
 	{schema: "kvm-ipi-selftests/compare", schema_version: 1, metric: $metric,
@@ -256,13 +282,23 @@ cp "$work/comparison.json" "$out/comparison.json"
 		column -t -s $'\t'
 } >"$out/comparison.txt"
 
-# The Markdown table.
+# The Markdown tables.
 jq -r '
 	def n: if . == null then "-" else (. | floor | tostring) end;
+	def f: if . == null then "-" else ((. * 100 | round) / 100 | tostring) end;
 	def p: if . == null then "-" else ((. * 10 | round) / 10 | tostring) + "%" end;
 	"| variant | runs | \(.labels.base) | \(.labels.cand) | change | 95% CI (cycles) | verdict | lost | duplicate | delayed |",
 	"| --- | --- | ---: | ---: | ---: | --- | --- | --- | --- | --- |",
-	(.variants[] | "| \(.variant) | \(.runs.base)/\(.runs.cand) | \(.base.median | n) | \(.cand.median | n) | \(.diff.percent | p) | \(.diff.ci95[0] | n)..\(.diff.ci95[1] | n) | \(.verdict)\(if (.flags | length) > 0 then " **" + (.flags | join(" ")) + "**" else "" end) | \(.lost.base)/\(.lost.cand) | \(.duplicate.base)/\(.duplicate.cand) | \(.delayed.base)/\(.delayed.cand) |")' \
+	(.variants[] | "| \(.variant) | \(.runs.base)/\(.runs.cand) | \(.base.median | n) | \(.cand.median | n) | \(.diff.percent | p) | \(.diff.ci95[0] | n)..\(.diff.ci95[1] | n) | \(.verdict)\(if (.flags | length) > 0 then " **" + (.flags | join(" ")) + "**" else "" end) | \(.lost.base)/\(.lost.cand) | \(.duplicate.base)/\(.duplicate.cand) | \(.delayed.base)/\(.delayed.cand) |"),
+	(if [.variants[].per_ipi | .base, .cand | values] | length > 0 then
+		"", "KVM events per interrupt (median over runs): exits, and irq_injections, the",
+		"interrupts KVM injected at VM entry; posted-interrupt delivery (APICv)",
+		"leaves irq_injections near 0.", "",
+		"| variant | exits \(.labels.base) | exits \(.labels.cand) | irq_injections \(.labels.base) | irq_injections \(.labels.cand) |",
+		"| --- | ---: | ---: | ---: | ---: |",
+		(.variants[] | select(.per_ipi.base != null or .per_ipi.cand != null) |
+		 "| \(.variant) | \(.per_ipi.base.exits | f) | \(.per_ipi.cand.exits | f) | \(.per_ipi.base.irq_injections | f) | \(.per_ipi.cand.irq_injections | f) |")
+	 else empty end)' \
 	"$out/comparison.json" >"$out/comparison.md"
 
 plot_medians() {
@@ -342,10 +378,13 @@ rel() {
 	[ $plots -eq 1 ] || cmd+=" --no-plots"
 	cmd+=" -o $(rel "$out")"
 	jq -r --arg cmd "$cmd" --arg cdf "$(cat "$work/cdf.variant" 2>/dev/null)" '
-		def side(s): "- kernel \(s.kernels | join(", ")) on \(s.hosts | join(", ")) (\(s.cpus | join(", "))), KVM \(s.vendors | join(", ")), delivery configured as \(s.delivery | join(", "))",
+		def side(s): "- kernel \(s.kernels | join(", ")) on \(s.hosts | join(", ")) (\(s.cpus | join(", "))\(if (s.emulators // []) | length > 0 then ", emulated by " + (s.emulators | join(", ")) else "" end)), KVM \(s.vendors | join(", ")), delivery configured as \(s.delivery | join(", "))",
 			"- runs from \(s.dates[0]) to \(s.dates[1])",
 			"- arguments: \(s.arguments | map("`" + . + "`") | join("; "))";
 		"# \(.labels.base) vs \(.labels.cand)", "",
+		(if [.sides[].emulators // [] | .[]] | length > 0 then
+			"**Emulated.** These runs were made inside a CPU emulator (\([.sides[].emulators[]] | unique | join(", "))): the kernel under test ran its KVM on emulated hardware. Cycle counts are the emulator'"'"'s, not a real CPU'"'"'s; compare them only with each other, never with hardware figures.", ""
+		 else empty end),
 		"## What was compared", "",
 		"**\(.labels.base)** (baseline):", "", side(.sides.base), "",
 		"**\(.labels.cand)** (candidate):", "", side(.sides.cand), "",
