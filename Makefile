@@ -7,6 +7,9 @@
 #   make check           build, then run everything that tests the suite itself
 #   make STATIC=1        statically linked test binaries
 #   make static          ... into $(O)/static/tests, for scripts/kernels.sh
+#   make rig-matrix      the suite inside Debian 6.1 and 6.12 under QEMU and
+#                        Bochs (APICv on and off), with comparisons; RIG_ARGS
+#                        for scripts/rig/matrix.sh (about 25 minutes)
 #   make KSRC=/path      build against that kernel tree (default: Debian's
 #                        linux-source-6.12, installed and extracted on demand)
 #   make O=/path V=1     out-of-tree build, full command lines
@@ -52,10 +55,13 @@ bench: all
 check: all sanitize static
 	@$(SRC)/tests/check.sh --build $(BUILD)
 
+rig-matrix: static
+	@$(SRC)/scripts/rig/matrix.sh -b $(BUILD)/static/tests $(RIG_ARGS)
+
 clean:
 	rm -rf $(BUILD)/lib $(BUILD)/tests $(BUILD)/unit $(BUILD)/san $(BUILD)/libkvm $(BUILD)/static
 
 distclean:
 	rm -rf $(BUILD)
 
-.PHONY: all sanitize static ksrc run bench check clean distclean
+.PHONY: all sanitize static ksrc run bench check rig-matrix clean distclean
