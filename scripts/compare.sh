@@ -24,6 +24,8 @@ as all of them).  Every test result file in a set is one run.
       --base-label NAME  how to call the baseline (default: baseline)
       --cand-label NAME  how to call the candidate (default: candidate)
   -m, --metric NAME      latency (send to handler, default) or iteration
+  -s, --stat NAME        each run's p50 (default), p90, p99 or max: a tail
+                         statistic for a change that leaves the median alone
   -t, --threshold PCT    smallest change reported, in percent (default 5)
   -o, --out DIR          where to write (default: results/compare-<labels>);
                          never overwritten
@@ -33,7 +35,7 @@ as all of them).  Every test result file in a set is one run.
       --seed N           bootstrap seed (default 1: output is reproducible)
   -h, --help             this text
 
-Statistics: each run's median (p50) of the metric is one sample.  The
+Statistics: each run's median (p50, or --stat) of the metric is one sample.  The
 estimate per side is the median of its samples; the 95% confidence
 interval of the difference comes from 2000 bootstrap resamples of the runs
 on each side.  A change is reported only when that interval excludes zero
@@ -55,6 +57,7 @@ cand_dirs=()
 base_label=baseline
 cand_label=candidate
 metric=latency
+stat=p50
 threshold=5
 out=
 cdf=
@@ -67,6 +70,7 @@ while [ $# -gt 0 ]; do
 	--base-label) [ -n "${2:-}" ] || die "$1 needs a name"; base_label=$2; shift 2 ;;
 	--cand-label) [ -n "${2:-}" ] || die "$1 needs a name"; cand_label=$2; shift 2 ;;
 	-m|--metric) [[ ${2:-} =~ ^(latency|iteration)$ ]] || die "--metric is latency or iteration"; metric=$2; shift 2 ;;
+	-s|--stat) [[ ${2:-} =~ ^(p50|p90|p99|max)$ ]] || die "--stat is p50, p90, p99 or max"; stat=$2; shift 2 ;;
 	-t|--threshold) [[ ${2:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--threshold needs a percentage"; threshold=$2; shift 2 ;;
 	-o|--out) [ -n "${2:-}" ] || die "$1 needs a directory"; out=$2; shift 2 ;;
 	--cdf) [[ ${2:-} == */* ]] || die "--cdf needs TEST/VARIANT"; cdf=$2; shift 2 ;;
@@ -125,11 +129,11 @@ collect() {
 		while read -r f; do
 			jq -e '.schema == "kvm-ipi-selftests/test-result" and .schema_version == 1' "$f" \
 				>/dev/null 2>&1 || die "$f: not a version 1 test result (corrupt, or another schema)"
-			# side, run, test/variant, status, p50, p99, lost, dup, spurious, delayed, late
-			jq -r --arg side "$side" --arg run "$f" --arg m "$metric" '
+			# side, run, test/variant, status, stat, p99, lost, dup, spurious, delayed, late
+			jq -r --arg side "$side" --arg run "$f" --arg m "$metric" --arg s "$stat" '
 				.test as $t | .variants[] |
 				[$side, $run, "\($t)/\(.name)", .status,
-				 (if (.[$m].count // 0) > 0 then .[$m].cycles.p50 else "-" end),
+				 (if (.[$m].count // 0) > 0 then .[$m].cycles[$s] else "-" end),
 				 (if (.[$m].count // 0) > 0 then .[$m].cycles.p99 else "-" end),
 				 (.counts.lost // 0), (.counts.duplicate // 0), (.counts.spurious // 0),
 				 (.counts.delayed // 0), (.counts.late // 0)] | @tsv' "$f" >>"$work/samples"
@@ -230,8 +234,8 @@ jq -Rn '
 		irq_injections: ([.[].irq_injections | values] | med)}}) | from_entries)}) |
 	from_entries' <"$work/per_ipi" >"$work/per_ipi.json" || die "could not summarize per-IPI events"
 
-jq -Rn --arg metric "$metric" --argjson threshold "$threshold" --argjson seed "$seed" \
-	--arg base "$base_label" --arg cand "$cand_label" \
+jq -Rn --arg metric "$metric" --arg stat "$stat" --argjson threshold "$threshold" \
+	--argjson seed "$seed" --arg base "$base_label" --arg cand "$cand_label" \
 	--slurpfile meta <(jq -s . "$work/meta") --slurpfile per_ipi "$work/per_ipi.json" '
 	def num: if . == "-" then null else tonumber end;
 	[inputs | split("\t") | {
@@ -253,8 +257,8 @@ jq -Rn --arg metric "$metric" --argjson threshold "$threshold" --argjson seed "$
 		emulators: ([.[].emulator | select(. != "")] | unique),
 		dates: ([.[].started] | [min, max]), arguments: ([.[] | "\(.test) \(.argv)"] | unique)}})
 	 | from_entries) as $sides |
-	{schema: "kvm-ipi-selftests/compare", schema_version: 1, metric: $metric,
-	 statistic: "median of per-run p50s; 95% CI by bootstrap (2000 resamples) over runs",
+	{schema: "kvm-ipi-selftests/compare", schema_version: 1, metric: $metric, stat: $stat,
+	 statistic: "median of per-run \($stat)s; 95% CI by bootstrap (2000 resamples) over runs",
 	 threshold_percent: $threshold, seed: $seed, labels: {base: $base, cand: $cand},
 	 sides: $sides, variants: $rows}' <"$work/rows" >"$work/comparison.json" ||
 	die "could not build the comparison JSON"
@@ -267,7 +271,7 @@ cp "$work/comparison.json" "$out/comparison.json"
 
 # The plain-text table, for mail.
 {
-	jq -r '"\(.labels.base) vs \(.labels.cand): median \(.metric) cycles (median of per-run p50s)",
+	jq -r '"\(.labels.base) vs \(.labels.cand): median \(.metric) cycles (median of per-run \(.stat)s)",
 		"change reported when the 95% bootstrap CI excludes 0 and |change| >= \(.threshold_percent)%", ""' \
 		"$out/comparison.json"
 	jq -r '
@@ -374,6 +378,7 @@ rel() {
 	for d in "${base_dirs[@]}"; do cmd+=" -b $(rel "$d")"; done
 	for d in "${cand_dirs[@]}"; do cmd+=" -c $(rel "$d")"; done
 	cmd+=" --base-label $base_label --cand-label $cand_label --metric $metric"
+	[ "$stat" = p50 ] || cmd+=" --stat $stat"
 	cmd+=" --threshold $threshold --seed $seed${cdf:+ --cdf $cdf}"
 	[ $plots -eq 1 ] || cmd+=" --no-plots"
 	cmd+=" -o $(rel "$out")"

@@ -13,7 +13,8 @@ compare=$SRC/scripts/compare.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# make_run DIR ID "variant:p50:lost:dup ..." writes one run of t_test.
+# make_run DIR ID "variant:p50:lost:dup[:p99] ..." writes one run of t_test
+# (p99 twice p50 unless given).
 make_run() {
 	local dir=$1/$2 spec
 
@@ -27,7 +28,8 @@ make_run() {
 		host: {kernel_release: "6.12.0", hostname: "h", cpu_model: "c",
 		       kvm_vendor_module: "kvm_intel", configured_delivery: "apicv"},
 		variants: [inputs | split(":") | {name: .[0], status: "pass",
-			latency: {count: 100, cycles: {p50: (.[1] | tonumber), p99: (.[1] | tonumber * 2)},
+			latency: {count: 100, cycles: {p50: (.[1] | tonumber),
+						       p99: (.[4] // (.[1] | tonumber * 2 | tostring) | tonumber)},
 				  buckets: [[(.[1] | tonumber), (.[1] | tonumber), 100]]},
 			counts: {lost: (.[2] | tonumber), duplicate: (.[3] | tonumber), spurious: 0,
 				 delayed: 0, late: 0}}]}' >"$dir/t_test.json"
@@ -82,6 +84,17 @@ check "a lost interrupt in the candidate is flagged, whatever the cycles" jq_hol
 	'.variants[] | select(.variant == "t_test/other") | .flags == ["LOST"] and .lost.cand == 5' \
 	"$work/lossy.cmp/comparison.json"
 check "the flag is loud in the mail table" grep -q '!! LOST' "$work/lossy.cmp/comparison.txt"
+
+# A tail that moved under an unchanged median: only a tail statistic sees it.
+for i in 1 2 3 4 5; do
+	make_run "$work/tail-base" "r$i" "tail:$((1000 + i)):0:0:$((2000 + i * 10))"
+	make_run "$work/tail-cand" "r$i" "tail:$((1000 + i)):0:0:$((9000 + i * 10))"
+done
+run_compare tail-p50 0 -b "$work/tail-base" -c "$work/tail-cand" -o "$work/tail-p50.cmp"
+check "a moved tail, by the median: no change" test "$(verdict tail-p50.cmp tail)" = "no change"
+run_compare tail-p99 1 -b "$work/tail-base" -c "$work/tail-cand" --stat p99 -o "$work/tail-p99.cmp"
+check "by the p99: regressed" test "$(verdict tail-p99.cmp tail)" = "regressed"
+check "and the tables say which statistic" grep -q "median of per-run p99s" "$work/tail-p99.cmp/comparison.txt"
 
 make_run "$work/one" r1 "moving:4000:0:0" "extra:10:0:0"
 run_compare one 0 -b "$work/base" -c "$work/one" -o "$work/one.cmp"
