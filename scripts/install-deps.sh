@@ -21,6 +21,7 @@ declare -A need=(
 	[depmod]=kmod
 	[file]=file
 	[timeout]=coreutils
+	[perf]=linux-perf	# run_tests.sh --perf
 	# The kernel rig: Bochs from source, boot ISOs, kernels built for it.
 	[g++]=g++
 	[patch]=patch

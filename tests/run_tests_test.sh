@@ -104,6 +104,8 @@ check "run.json lists every run of every test" jq_holds \
 	 ([.tests[] | select(.name == "fake_pass_test") | .result] ==
 	  ["rep-1/fake_pass_test.json", "rep-2/fake_pass_test.json", "rep-3/fake_pass_test.json"])' \
 	"$work/r/rep/run.json"
+# As the runner would: tracefs is mounted when it can be.
+[ -d /sys/kernel/tracing/events ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
 if command -v perf >/dev/null && [ -d /sys/kernel/tracing/events/kvm ]; then
 	expect_exit "--perf runs the tests under perf stat" 0 -b "$fake" -s "$work/settings" \
 		-o "$work/r" --run-id perf -t fake_pass_test --perf
