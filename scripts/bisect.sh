@@ -27,17 +27,35 @@ Runs the selected tests (through run_tests.sh) and decides:
 
   -t, --test GLOB            tests to run (repeatable; default: all)
   -r, --repeat N             runs of each test (default 3; a regression
-                             needs at least 2 on each side)
+                             needs at least 2 on each side); with --rig,
+                             boots
       --baseline DIR         a saved result set of a good kernel
       --max-regress-pct X    with --baseline: bad above X% slower (default 10)
       --max-regress-cycles Y with --baseline: bad above Y cycles slower
       --prepare CMD          run CMD first (e.g. build and boot the kernel
                              under test); its failure means skip
-  -b, --bin-dir DIR          built tests (default: build/tests)
+      --rig TREE             test the kernel in TREE's work tree (the
+                             commit git bisect checked out), not the running
+                             one: build it with scripts/rig/build-kernel.sh
+                             and run the tests inside it under an emulator
+                             (scripts/kernels.sh); a build that fails is a
+                             skip
+      --emulator E           with --rig: bochs (default: VMX, APICv),
+                             bochs-noapicv or qemu
+      --build-dir DIR        with --rig: the kernel build, kept between
+                             steps so that each rebuilds only what changed
+                             (default: build/rig/kbuild/bisect)
+  -b, --bin-dir DIR          built tests (default: build/tests; with --rig,
+                             the static ones, build/static/tests)
   -o, --results DIR          where each step's run goes (default: results/bisect)
   -h, --help                 this text
 
-Each step's run stays in the results directory, named after the kernel.
+Each step's run stays in the results directory, named after the kernel
+(with --rig, after the commit).
+
+With --rig, git bisect run drives everything from a kernel tree:
+  git bisect start BAD GOOD
+  git bisect run ~/kvm-ipi-selftests/scripts/bisect.sh --rig "\$PWD" -t 'host_injection*' -- ...
 EOT
 }
 
@@ -59,12 +77,16 @@ skip_commit() {
 }
 
 tests=()
+label=
 repeat=3
 baseline=
 max_pct=10
 max_cycles=
 prepare=
-bin_dir=$SRC/build/tests
+rig=
+emulator=bochs
+build_dir=$SRC/build/rig/kbuild/bisect
+bin_dir=
 results=$SRC/results/bisect
 args=()
 while [ $# -gt 0 ]; do
@@ -75,6 +97,10 @@ while [ $# -gt 0 ]; do
 	--max-regress-pct) [[ ${2:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] || skip_commit "--max-regress-pct needs a number"; max_pct=$2; shift 2 ;;
 	--max-regress-cycles) [[ ${2:-} =~ ^[0-9]+$ ]] || skip_commit "--max-regress-cycles needs a number"; max_cycles=$2; shift 2 ;;
 	--prepare) [ -n "${2:-}" ] || skip_commit "--prepare needs a command"; prepare=$2; shift 2 ;;
+	--rig) [ -d "${2:-}" ] || skip_commit "--rig '${2:-}' is not a directory"; rig=$(realpath "$2"); shift 2 ;;
+	--emulator) [[ ${2:-} =~ ^(qemu|bochs|bochs-noapicv)$ ]] || skip_commit "--emulator is qemu, bochs or bochs-noapicv"
+		emulator=$2; shift 2 ;;
+	--build-dir) [ -n "${2:-}" ] || skip_commit "$1 needs a directory"; build_dir=$2; shift 2 ;;
 	-b|--bin-dir) [ -n "${2:-}" ] || skip_commit "$1 needs a value"; bin_dir=$2; shift 2 ;;
 	-o|--results) [ -n "${2:-}" ] || skip_commit "$1 needs a value"; results=$2; shift 2 ;;
 	-h|--help) usage; exit $GOOD ;;
@@ -88,10 +114,52 @@ if [ -n "$prepare" ]; then
 fi
 
 mkdir -p "$results" || skip_commit "cannot create $results"
-id=$(uname -r)-$(date -u +%Y%m%d-%H%M%S)-$$
-"$SRC/run_tests.sh" -b "$bin_dir" -o "$results" --run-id "$id" --repeat "$repeat" \
-	"${tests[@]}" -- "${args[@]}" >"$results/$id.log" 2>&1
-rc=$?
+
+# The commit under test, built for the rig and booted with the tests inside.
+run_in_rig() {
+	local image commit globs=() t g names=()
+
+	commit=$(git -C "$rig" rev-parse --short HEAD 2>/dev/null) || skip_commit "$rig is not a git tree"
+	id=$commit-$(date -u +%Y%m%d-%H%M%S)-$$
+	say "building $commit ($(git -C "$rig" log -1 --format=%s))"
+	image=$("$SRC/scripts/rig/build-kernel.sh" "$rig" "$build_dir" 2>"$results/$id.build.log") ||
+		skip_commit "the kernel does not build; see $results/$id.build.log"
+	# kernels.sh takes test names: the globs, against the built tests.
+	for ((g = 1; g < ${#tests[@]}; g += 2)); do globs+=("${tests[g]}"); done
+	[ ${#globs[@]} -gt 0 ] || globs=('*')
+	for t in "$bin_dir"/*_test; do
+		for g in "${globs[@]}"; do
+			# shellcheck disable=SC2053 # a glob, on purpose
+			[[ ${t##*/} == $g ]] && { names+=(-t "${t##*/}"); break; }
+		done
+	done
+	[ ${#names[@]} -gt 0 ] || skip_commit "no test in $bin_dir matches ${globs[*]}"
+	label=$commit
+	"$SRC/scripts/kernels.sh" -k "$image" --label "$commit" -e "$emulator" -r "$repeat" \
+		-b "$bin_dir" -o "$results" --run-id "$id" "${names[@]}" -- "${args[@]}" \
+		>"$results/$id.log" 2>&1
+	rc=$?
+	# As run_tests.sh says it: 4 when nothing ran but skips.
+	if [ $rc -eq 0 ] && jq -e '.totals.pass == 0 and .totals.skip > 0' "$results/$id/run.json" \
+		>/dev/null 2>&1; then
+		rc=4
+	fi
+	return $rc
+}
+
+if [ -n "$rig" ]; then
+	: "${bin_dir:=$SRC/build/static/tests}"
+	run_in_rig
+	rc=$?
+	[ "$rc" -le 1 ] || [ "$rc" -eq 4 ] || skip_commit "the rig failed (exit $rc); see $results/$id.log"
+else
+	: "${bin_dir:=$SRC/build/tests}"
+	label=$(uname -r)
+	id=$label-$(date -u +%Y%m%d-%H%M%S)-$$
+	"$SRC/run_tests.sh" -b "$bin_dir" -o "$results" --run-id "$id" --repeat "$repeat" \
+		"${tests[@]}" -- "${args[@]}" >"$results/$id.log" 2>&1
+	rc=$?
+fi
 run=$results/$id
 say "run: $run (runner exit $rc)"
 case $rc in
@@ -118,7 +186,7 @@ fi
 if [ -n "$baseline" ]; then
 	cmp=$results/$id-vs-baseline
 	"$SRC/scripts/compare.sh" --no-plots -b "$baseline" -c "$run" --base-label baseline \
-		--cand-label "$(uname -r)" -o "$cmp" >/dev/null 2>"$cmp.err"
+		--cand-label "$label" -o "$cmp" >/dev/null 2>"$cmp.err"
 	[ $? -le 1 ] || skip_commit "the comparison failed: $(head -n 1 "$cmp.err")"
 	regressed=$(jq -r --argjson pct "$max_pct" --argjson cyc "${max_cycles:-null}" '
 		.variants[] | select(.diff.ci95[0] != null and .diff.ci95[0] > 0 and
