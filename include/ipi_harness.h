@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <linux/compiler.h>
 
 #include "lat_hist.h"
 
@@ -62,10 +63,13 @@ enum ipi_fault {
 
 #define IPI_FAULT_BIT(f)	(1u << (f))
 /* Faults the handler injects, whatever the test's sending code. */
-#define IPI_HANDLER_FAULTS	(IPI_FAULT_BIT(IPI_FAULT_NO_EOI) | IPI_FAULT_BIT(IPI_FAULT_DOUBLE_COUNT))
+#define IPI_HANDLER_FAULTS	(IPI_FAULT_BIT(IPI_FAULT_NO_EOI) | \
+				 IPI_FAULT_BIT(IPI_FAULT_DOUBLE_COUNT))
 /* Faults ipi_guest_send() injects. */
-#define IPI_SEND_FAULTS		(IPI_FAULT_BIT(IPI_FAULT_LOST) | IPI_FAULT_BIT(IPI_FAULT_PHANTOM) | \
-				 IPI_FAULT_BIT(IPI_FAULT_DUPLICATE) | IPI_FAULT_BIT(IPI_FAULT_SPURIOUS) | \
+#define IPI_SEND_FAULTS		(IPI_FAULT_BIT(IPI_FAULT_LOST) | \
+				 IPI_FAULT_BIT(IPI_FAULT_PHANTOM) | \
+				 IPI_FAULT_BIT(IPI_FAULT_DUPLICATE) | \
+				 IPI_FAULT_BIT(IPI_FAULT_SPURIOUS) | \
 				 IPI_FAULT_BIT(IPI_FAULT_DELAYED))
 
 struct ipi_tx_slot {
@@ -101,7 +105,7 @@ struct ipi_vcpu {
 
 	/* Written by senders. */
 	struct ipi_tx_slot tx[IPI_NR_VECTORS];
-} __attribute__((aligned(4096)));
+} __aligned(4096);
 
 /* Global guest state; the host writes it before the first KVM_RUN. */
 struct ipi_guest_config {

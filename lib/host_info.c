@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <linux/kernel.h>
+#include <linux/kvm.h>
 
 #include "host_info.h"
 #include "json_writer.h"
-#include "memslot_compat.h"
-
-/* Absent from a kselftest install, which builds against its own kernel. */
-bool memslot_compat_in_use(void) __attribute__((weak));
 
 #define SYS_MODULE "/sys/module"
 
@@ -28,7 +28,7 @@ const char *kvm_vendor_module(void)
 {
 	unsigned int i;
 
-	for (i = 0; i < sizeof(vendor_modules) / sizeof(vendor_modules[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(vendor_modules); i++) {
 		if (module_loaded(vendor_modules[i]))
 			return vendor_modules[i];
 	}
@@ -55,6 +55,23 @@ static bool param_is_yes(const char *module, const char *param)
 	snprintf(path, sizeof(path), SYS_MODULE "/%s/parameters/%s", module, param);
 	read_line(path, val, sizeof(val));
 	return !strcmp(val, "Y") || !strcmp(val, "1");
+}
+
+/*
+ * Older than the selftests library (6.8): memslots go through
+ * KVM_SET_USER_MEMORY_REGION (lib/memslot_compat.c, outside a kselftest
+ * install).  Asked with a raw syscall, past that file's ioctl wrapper.
+ */
+static bool kvm_lacks_memslot2(void)
+{
+	int fd = open("/dev/kvm", O_RDWR);
+	bool lacks;
+
+	if (fd < 0)
+		return false;
+	lacks = syscall(SYS_ioctl, fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY2) == 0;
+	close(fd);
+	return lacks;
 }
 
 const char *kvm_configured_delivery(void)
@@ -132,7 +149,7 @@ void host_info_write_json(struct json_writer *w)
 	json_u64(w, "online_cpus", sysconf(_SC_NPROCESSORS_ONLN));
 	json_string(w, "kvm_vendor_module", mod);
 	json_string(w, "configured_delivery", kvm_configured_delivery());
-	json_bool(w, "memslot_compat", memslot_compat_in_use && memslot_compat_in_use());
+	json_bool(w, "memslot_compat", kvm_lacks_memslot2());
 	json_begin_object(w, "module_params");
 	write_module_params(w, "kvm");
 	if (strcmp(mod, "none") && strcmp(mod, "other"))

@@ -50,6 +50,7 @@ struct injectors {
 static const char * const kind_names[] = {
 	[INJ_MSI] = "msi", [INJ_IRQFD] = "irqfd", [INJ_IOAPIC] = "ioapic",
 };
+
 static const char * const timing_names[] = {
 	[INJ_BACK_TO_BACK] = "back_to_back", [INJ_PERIOD] = "period",
 	[INJ_JITTER] = "jitter", [INJ_SWEEP] = "sweep",
@@ -186,14 +187,15 @@ static bool time_after_exit(struct injector *inj, uint64_t delay)
 	struct injectors *s = inj->set;
 	const struct ipi_vcpu *rec = s->ivm->rec[inj->target];
 	uint64_t seen = READ_ONCE(rec->churn_exits);
-	uint64_t deadline = rdtsc() + s->grace_cycles;
+	uint64_t deadline = rdtsc() + s->grace_cycles, exit_tsc;
 
 	while (READ_ONCE(rec->churn_exits) == seen) {
 		if (rdtsc() > deadline || READ_ONCE(s->ivm->config->stop))
 			return false;
 		cpu_relax();
 	}
-	spin_until_tsc(guest_tsc_to_host(s->ivm, inj->target, READ_ONCE(rec->churn_exit_tsc)) + delay);
+	exit_tsc = guest_tsc_to_host(s->ivm, inj->target, READ_ONCE(rec->churn_exit_tsc));
+	spin_until_tsc(exit_tsc + delay);
 	return true;
 }
 

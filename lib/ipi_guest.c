@@ -86,9 +86,9 @@ static void prefault(void)
 	uint64_t p, i;
 
 	for (p = idt.address; p <= idt.address + idt.size; p += PAGE_SIZE)
-		(void)READ_ONCE(*(volatile uint8_t *)p);
-	(void)READ_ONCE(*(volatile uint8_t *)&idt_handlers);
-	(void)READ_ONCE(*(volatile uint8_t *)ipi_guest_handler);
+		(void)READ_ONCE(*(uint8_t *)p);
+	(void)READ_ONCE(*(uint8_t *)&idt_handlers);
+	(void)READ_ONCE(*(uint8_t *)ipi_guest_handler);
 	/* A write, which other vCPUs' concurrent writes cannot be lost to. */
 	for (i = 0; i < ipi_config.nr_vcpus; i++) {
 		for (p = 0; p < sizeof(struct ipi_vcpu); p += PAGE_SIZE)

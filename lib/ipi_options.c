@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <linux/compiler.h>
 
 #include "kselftest.h"
 #include "ipi_options.h"
@@ -139,7 +142,15 @@ static const struct option long_options[] = {
 	{ 0 }
 };
 
-#define BAD(...) do { snprintf(err, err_len, __VA_ARGS__); return -1; } while (0)
+static int __printf(3, 4) bad(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
 
 int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 			unsigned int min_vcpus, unsigned int max_vcpus,
@@ -154,15 +165,19 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 		switch (c) {
 		case 'c':
 			if (parse_u64(optarg, 1, 1ULL << 32, &o->count))
-				BAD("--count: '%s' is not a number from 1 to 2^32", optarg);
+				return bad(err, err_len,
+					   "--count: '%s' is not a number from 1 to 2^32", optarg);
 			break;
 		case 'D':
 			if (parse_u64(optarg, 1, 7 * 24 * 3600, &o->duration_s))
-				BAD("--duration-s: '%s' is not a number from 1 to 604800", optarg);
+				return bad(err, err_len,
+					   "--duration-s: '%s' is not a number from 1 to 604800",
+					   optarg);
 			break;
 		case 'n':
 			if (parse_u64(optarg, min_vcpus, max_vcpus, &n))
-				BAD("--vcpus: '%s' is not a number from %u to %u for this test",
+				return bad(err, err_len,
+					   "--vcpus: '%s' is not a number from %u to %u for this test",
 				    optarg, min_vcpus, max_vcpus);
 			o->vcpus = n;
 			break;
@@ -171,64 +186,89 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 			break;
 		case OPT_MIGRATE:
 			if (parse_u64(optarg, 10, 10ULL * 1000 * 1000, &o->migrate_us))
-				BAD("--migrate-us: '%s' is not a number from 10 to 10000000", optarg);
+				return bad(err, err_len,
+					   "--migrate-us: '%s' is not a number from 10 to 10000000",
+					   optarg);
 			break;
 		case OPT_CHECK_ICR:
 			o->check_icr = true;
 			break;
 		case OPT_KICK:
 			if (parse_u64(optarg, 10, 10ULL * 1000 * 1000, &o->kick_us))
-				BAD("--kick-us: '%s' is not a number from 10 to 10000000", optarg);
+				return bad(err, err_len,
+					   "--kick-us: '%s' is not a number from 10 to 10000000",
+					   optarg);
 			break;
 		case OPT_BUSY:
 			if (parse_u64(optarg, 0, 64, &n))
-				BAD("--busy-threads: '%s' is not a number from 0 to 64", optarg);
+				return bad(err, err_len,
+					   "--busy-threads: '%s' is not a number from 0 to 64",
+					   optarg);
 			o->busy_threads = n;
 			break;
 		case OPT_HALT_POLL:
 			if (parse_u64(optarg, 0, 100ULL * 1000 * 1000, &n))
-				BAD("--halt-poll-ns: '%s' is not a number from 0 to 100000000", optarg);
+				return bad(err, err_len,
+					   "--halt-poll-ns: '%s' is not a number from 0 to 100000000",
+					   optarg);
 			o->halt_poll_ns = n;
 			break;
 		case OPT_INJECTORS:
 			if (parse_u64(optarg, 1, 8, &n))
-				BAD("--injectors: '%s' is not a number from 1 to 8", optarg);
+				return bad(err, err_len,
+					   "--injectors: '%s' is not a number from 1 to 8", optarg);
 			o->injectors = n;
 			break;
 		case OPT_PERIOD:
 			if (parse_u64(optarg, 1, 1000 * 1000, &o->period_us))
-				BAD("--period-us: '%s' is not a number from 1 to 1000000", optarg);
+				return bad(err, err_len,
+					   "--period-us: '%s' is not a number from 1 to 1000000",
+					   optarg);
 			break;
 		case OPT_SWEEP:
 			if (parse_u64(optarg, 1, 1000 * 1000, &o->sweep_us))
-				BAD("--sweep-us: '%s' is not a number from 1 to 1000000", optarg);
+				return bad(err, err_len,
+					   "--sweep-us: '%s' is not a number from 1 to 1000000",
+					   optarg);
 			break;
 		case OPT_DWELL:
 			if (parse_u64(optarg, 1, 1000 * 1000, &o->dwell_us))
-				BAD("--dwell-us: '%s' is not a number from 1 to 1000000", optarg);
+				return bad(err, err_len,
+					   "--dwell-us: '%s' is not a number from 1 to 1000000",
+					   optarg);
 			break;
 		case OPT_PROGRESS:
 			if (parse_u64(optarg, 1, 24 * 3600, &o->progress_s))
-				BAD("--progress-s: '%s' is not a number from 1 to 86400", optarg);
+				return bad(err, err_len,
+					   "--progress-s: '%s' is not a number from 1 to 86400",
+					   optarg);
 			break;
 		case 'd':
 			if (parse_u64(optarg, 1, 10ULL * 1000 * 1000, &o->delay_threshold_us))
-				BAD("--delay-threshold-us: '%s' is not a number from 1 to 10000000", optarg);
+				return bad(err, err_len,
+					   "--delay-threshold-us: '%s' is not a number from 1 to 10000000",
+					   optarg);
 			break;
 		case OPT_FAIL_ON_DELAYED:
 			o->fail_on_delayed = true;
 			break;
 		case 'g':
 			if (parse_u64(optarg, 1, 60 * 1000, &o->grace_ms))
-				BAD("--grace-ms: '%s' is not a number from 1 to 60000", optarg);
+				return bad(err, err_len,
+					   "--grace-ms: '%s' is not a number from 1 to 60000",
+					   optarg);
 			break;
 		case OPT_STALL:
 			if (parse_u64(optarg, 10, 600 * 1000, &o->stall_ms))
-				BAD("--stall-ms: '%s' is not a number from 10 to 600000", optarg);
+				return bad(err, err_len,
+					   "--stall-ms: '%s' is not a number from 10 to 600000",
+					   optarg);
 			break;
 		case 'T':
 			if (parse_u64(optarg, 1, 7 * 24 * 3600, &o->timeout_s))
-				BAD("--timeout-s: '%s' is not a number from 1 to 604800", optarg);
+				return bad(err, err_len,
+					   "--timeout-s: '%s' is not a number from 1 to 604800",
+					   optarg);
 			break;
 		case 'v':
 			o->variant = optarg;
@@ -238,35 +278,39 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 			break;
 		case 'o':
 			if (!*optarg)
-				BAD("--results-dir: empty path");
+				return bad(err, err_len, "--results-dir: empty path");
 			o->results_dir = optarg;
 			break;
 		case OPT_FAULT:
 			if (parse_fault(optarg, &o->fault))
-				BAD("--fault: '%s' is not one of lost, phantom, no_eoi, duplicate, double_count, spurious, delayed, tpr_mask", optarg);
+				return bad(err, err_len,
+					   "--fault: '%s' is not one of lost, phantom, no_eoi, duplicate, double_count, spurious, delayed, tpr_mask",
+					   optarg);
 			break;
 		case OPT_FAULT_EVERY:
 			if (parse_u64(optarg, 1, 1ULL << 32, &o->fault_every))
-				BAD("--fault-every: '%s' is not a number from 1 to 2^32", optarg);
+				return bad(err, err_len,
+					   "--fault-every: '%s' is not a number from 1 to 2^32",
+					   optarg);
 			break;
 		case 'h':
 			ipi_options_usage(stdout, argv[0]);
 			exit(KSFT_PASS);
 		case ':':
-			BAD("option '%s' needs a value", argv[optind - 1]);
+			return bad(err, err_len, "option '%s' needs a value", argv[optind - 1]);
 		default:
-			BAD("unknown option '%s'", argv[optind - 1]);
+			return bad(err, err_len, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		BAD("unexpected argument '%s'", argv[optind]);
+		return bad(err, err_len, "unexpected argument '%s'", argv[optind]);
 	if (o->pin && o->migrate_us)
-		BAD("--pin and --migrate-us contradict each other");
+		return bad(err, err_len, "--pin and --migrate-us contradict each other");
 	if (o->duration_s && !o->progress_s)
 		o->progress_s = 10;
 	/* The watchdog must not kill a run that is merely long. */
 	if (o->duration_s && o->duration_s + 30 > o->timeout_s)
-		BAD("--duration-s %llu needs --timeout-s of at least %llu",
+		return bad(err, err_len, "--duration-s %llu needs --timeout-s of at least %llu",
 		    (unsigned long long)o->duration_s, (unsigned long long)o->duration_s + 30);
 	return 0;
 }

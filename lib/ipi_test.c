@@ -183,7 +183,8 @@ static void run_variant(const char *test_name, const struct ipi_variant *v,
 
 		if (poll(&pfd, 1, 10) > 0) {
 			if (pfd.revents & POLLIN)
-				relay_output(pipefd[0], pending, &used, sizeof(pending), out, false);
+				relay_output(pipefd[0], pending, &used, sizeof(pending), out,
+					     false);
 			else if (exited)
 				break;
 		}

@@ -7,6 +7,7 @@
  */
 #include <fnmatch.h>
 #include <string.h>
+#include <linux/kernel.h>
 
 #include "ipi_report.h"
 
@@ -31,7 +32,7 @@ const struct ipi_known_issue *ipi_find_known_issue(const char *vendor_module,
 {
 	unsigned int i;
 
-	for (i = 0; i < sizeof(known_issues) / sizeof(known_issues[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(known_issues); i++) {
 		const struct ipi_known_issue *k = &known_issues[i];
 
 		if (!strcmp(k->vendor_module, vendor_module) && !strcmp(k->test, test) &&

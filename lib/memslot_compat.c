@@ -6,22 +6,17 @@
  * -Wl,--wrap=ioctl; a memslot the old ioctl can express (no guest_memfd)
  * is retried with KVM_SET_USER_MEMORY_REGION, whose struct is the leading
  * part of kvm_userspace_memory_region2, and KVM_CAP_USER_MEMORY2 (which
- * vm_mem_add() requires) reads as present.  Results say when this was in
- * needed ("memslot_compat" in the host object).
+ * vm_mem_add() requires) reads as present.  Results say when it was
+ * needed ("memslot_compat" in the host object, lib/host_info.c).
  *
  * Not part of a kselftest install: there the library and the kernel under
  * test come from the same tree.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <sys/ioctl.h>
-#include <unistd.h>
 #include <linux/kvm.h>
-
-#include "memslot_compat.h"
 
 int __real_ioctl(int fd, unsigned long request, void *arg);
 int __wrap_ioctl(int fd, unsigned long request, ...);
@@ -29,23 +24,6 @@ int __wrap_ioctl(int fd, unsigned long request, ...);
 _Static_assert(offsetof(struct kvm_userspace_memory_region2, userspace_addr) ==
 	       offsetof(struct kvm_userspace_memory_region, userspace_addr),
 	       "kvm_userspace_memory_region must prefix kvm_userspace_memory_region2");
-
-/*
- * Asked of the kernel, not remembered: each variant runs in a child
- * process, and the results are written by the parent.
- */
-bool memslot_compat_in_use(void)
-{
-	int kvm_fd = open("/dev/kvm", O_RDWR);
-	bool old_kernel;
-
-	if (kvm_fd < 0)
-		return false;
-	old_kernel = __real_ioctl(kvm_fd, KVM_CHECK_EXTENSION,
-				  (void *)KVM_CAP_USER_MEMORY2) == 0;
-	close(kvm_fd);
-	return old_kernel;
-}
 
 static int check_extension(int fd, unsigned long cap)
 {

@@ -258,8 +258,11 @@ static void sender(struct ipi_vcpu *self)
 		if (!send_counted(mask, vector))
 			continue;
 		/* The answer comes on the same vector: one per ping sent on it. */
-		if (sc.pattern == PINGPONG)
-			ipi_guest_wait(vector, READ_ONCE(ipi_config.vcpus[__builtin_ctz(mask)].tx[vector].sent));
+		if (sc.pattern == PINGPONG) {
+			struct ipi_vcpu *ponger = &ipi_config.vcpus[__builtin_ctz(mask)];
+
+			ipi_guest_wait(vector, READ_ONCE(ponger->tx[vector].sent));
+		}
 		lat_hist_record(&self->iteration, rdtsc() - t0);
 		WRITE_ONCE(self->progress, k);
 	}
@@ -319,7 +322,8 @@ static struct ipi_vm *run_cross(const struct ipi_variant *v, const struct ipi_op
 		TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_X2APIC));
 	else if (sc.dest == LOGICAL)
 		__TEST_REQUIRE(o->vcpus <= XAPIC_FLAT_MAX,
-			       "xAPIC flat logical mode addresses at most %u vCPUs", XAPIC_FLAT_MAX);
+			       "xAPIC flat logical mode addresses at most %u vCPUs",
+			       XAPIC_FLAT_MAX);
 
 	ivm = ipi_vm_create(o->vcpus, guest_code, o);
 	sync_global_to_guest(ivm->vm, sc);
