@@ -45,7 +45,7 @@
 #include "ipi_harness.h"
 #include "ipi_test.h"
 
-#define DEFAULT_COUNT		2000
+#define DEFAULT_COUNT		1000	/* 32 variants, well inside kselftest's 120 s */
 #define GUEST_IPI_VECTOR	0xc0	/* above every injector's vectors */
 #define TPR_MASK_INJECTED	0xe0	/* masks the injectors, not the harness's wake-up */
 
@@ -77,7 +77,7 @@ static void exit_once(struct ipi_vcpu *self)
 		break;
 	case CHURN_MMIO:
 		ipi_guest_note_exit(self);
-		*(volatile uint32_t *)IPI_CHURN_GPA = 0;
+		WRITE_ONCE(*(uint32_t *)IPI_CHURN_GPA, 0);
 		break;
 	case CHURN_HLT:
 	case CHURN_HALT_POLL_OFF:
@@ -117,7 +117,8 @@ static void send_guest_ipis(struct ipi_vcpu *self)
 		if (!ipi_guest_wait_for(target, vector, READ_ONCE(target->tx[vector].sent)))
 			continue;
 		ipi_guest_stamp(0, vector);
-		ipi_guest_write_icr(0, APIC_DM_FIXED | APIC_INT_ASSERT | APIC_DEST_PHYSICAL | vector);
+		ipi_guest_write_icr(0, APIC_DM_FIXED | APIC_INT_ASSERT | APIC_DEST_PHYSICAL |
+					 vector);
 		WRITE_ONCE(self->progress, self->progress + 1);
 	}
 }
@@ -200,7 +201,8 @@ static struct ipi_vm *run_injection(const struct ipi_variant *v, const struct ip
 	{ name "_back_to_back_mmio", run_injection, SC(kind, INJ_BACK_TO_BACK, CHURN_MMIO) },	\
 	{ name "_back_to_back_hlt", run_injection, SC(kind, INJ_BACK_TO_BACK, CHURN_HLT) },	\
 	{ name "_back_to_back_signal", run_injection, SC(kind, INJ_BACK_TO_BACK, CHURN_SIGNAL) }, \
-	{ name "_back_to_back_migrate", run_injection, SC(kind, INJ_BACK_TO_BACK, CHURN_MIGRATE) }, \
+	{ name "_back_to_back_migrate", run_injection,					\
+	  SC(kind, INJ_BACK_TO_BACK, CHURN_MIGRATE) },						\
 	{ name "_back_to_back_busy", run_injection, SC(kind, INJ_BACK_TO_BACK, CHURN_BUSY) },	\
 	{ name "_back_to_back_halt_poll_off", run_injection,				\
 	  SC(kind, INJ_BACK_TO_BACK, CHURN_HALT_POLL_OFF) },					\
@@ -208,9 +210,7 @@ static struct ipi_vm *run_injection(const struct ipi_variant *v, const struct ip
 	{ name "_back_to_back_dwell", run_injection, SC(kind, INJ_BACK_TO_BACK, CHURN_DWELL) }, \
 	{ name "_period_pio", run_injection, SC(kind, INJ_PERIOD, CHURN_PIO) },		\
 	{ name "_jitter_pio", run_injection, SC(kind, INJ_JITTER, CHURN_PIO) },		\
-	{ name "_sweep_pio", run_injection, SC(kind, INJ_SWEEP, CHURN_PIO) },		\
-	{ name "_sweep_cpuid", run_injection, SC(kind, INJ_SWEEP, CHURN_CPUID) },		\
-	{ name "_sweep_dwell", run_injection, SC(kind, INJ_SWEEP, CHURN_DWELL) }
+	{ name "_sweep_pio", run_injection, SC(kind, INJ_SWEEP, CHURN_PIO) }
 
 static const struct ipi_variant variants[] = {
 	CHURNS(INJ_MSI, "msi"),
