@@ -7,6 +7,12 @@
 #   make check           build, then run everything that tests the suite itself
 #   make STATIC=1        statically linked test binaries
 #   make static          ... into $(O)/static/tests, for scripts/kernels.sh
+#   make kselftest-install KSRC=/path   the tests and harness into that tree's
+#                        tools/testing/selftests/kvm (kselftest-uninstall:
+#                        out again; kselftest-patch: as a format-patch series
+#                        into PATCH_DIR, default $(O)/kselftest-patches)
+#   make kselftest-check the kselftest flow on a fresh linux-source-6.12
+#                        (KSELFTEST_FULL=1: also every upstream KVM selftest)
 #   make rig-matrix      the suite inside Debian 6.1 and 6.12 under QEMU and
 #                        Bochs (APICv on and off), with comparisons; RIG_ARGS
 #                        for scripts/rig/matrix.sh (about 25 minutes)
@@ -55,6 +61,15 @@ bench: all
 check: all sanitize static
 	@$(SRC)/tests/check.sh --build $(BUILD)
 
+kselftest-install kselftest-uninstall kselftest-patch:
+	@[ -n "$(KSRC)" ] || { echo "$@: KSRC=/path/to/linux is needed" >&2; exit 2; }
+	@$(SRC)/scripts/install-deps.sh
+	@$(SRC)/scripts/kselftest.sh $(patsubst kselftest-%,%,$@) $(KSRC_DIR) \
+		$(if $(filter kselftest-patch,$@),$(or $(PATCH_DIR),$(BUILD)/kselftest-patches))
+
+kselftest-check: ksrc
+	@$(SRC)/tests/kselftest_test.sh $(BUILD)/kselftest $(if $(KSELFTEST_FULL),--full)
+
 rig-matrix: static
 	@$(SRC)/scripts/rig/matrix.sh -b $(BUILD)/static/tests $(RIG_ARGS)
 
@@ -64,4 +79,5 @@ clean:
 distclean:
 	rm -rf $(BUILD)
 
-.PHONY: all sanitize static ksrc run bench check rig-matrix clean distclean
+.PHONY: all sanitize static ksrc run bench check rig-matrix kselftest-install \
+	kselftest-uninstall kselftest-patch kselftest-check clean distclean

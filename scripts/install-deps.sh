@@ -22,6 +22,7 @@ declare -A need=(
 	[file]=file
 	[timeout]=coreutils
 	[perf]=linux-perf	# run_tests.sh --perf
+	[rsync]=rsync		# a kernel tree's kselftest install
 	# The kernel rig: Bochs from source, boot ISOs, kernels built for it.
 	[g++]=g++
 	[patch]=patch

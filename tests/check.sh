@@ -113,6 +113,9 @@ ktap_results bisect_test "$SRC/tests/bisect_test.sh"
 section "kernel rig: serial-log parser, and Debian 6.12 booted under QEMU"
 ktap_results rig_test "$SRC/tests/rig_test.sh" --boot "$build/static/tests"
 
+section "the suite inside a kernel tree's own kselftest flow (fresh linux-source-6.12)"
+ktap_results kselftest_test "$SRC/tests/kselftest_test.sh" "$build/kselftest"
+
 section "harness on this host's KVM"
 ktap_results tsc_offset_test "$build/harness-tests/tsc_offset_test"
 
