@@ -95,15 +95,15 @@ same_tables() {
 		cmp -s "$1/$f" "$2/$f" || return 1
 	done
 }
-for pub in "$SRC"/results/published/*/; do
-	[ -f "$pub/comparison/README.md" ] || continue
-	regen=$build/check-results/regen-$(basename "$pub")
+for cmp in "$SRC"/results/published/*/*/comparison.json; do
+	cmp=$(dirname "$cmp")
+	name=$(basename "$(dirname "$cmp")")/$(basename "$cmp")
+	regen=$build/check-results/regen-${name//\//-}
 	rm -rf "$regen"
 	# The recorded command (its last word is -o DIR), into a scratch directory.
-	cmd=$(grep -m 1 '^    scripts/compare.sh ' "$pub/comparison/README.md")
+	cmd=$(grep -m 1 '^    scripts/compare.sh ' "$cmp/README.md")
 	(cd "$SRC" && eval "${cmd% -o *} -o $regen") >/dev/null 2>&1
-	check "$(basename "$pub"): the recorded command regenerates the same tables" \
-		same_tables "$pub/comparison" "$regen"
+	check "$name: the recorded command regenerates the same tables" same_tables "$cmp" "$regen"
 done
 
 section "compare.sh and bisect.sh, on stand-in results"
