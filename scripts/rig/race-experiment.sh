@@ -27,11 +27,11 @@ Usage: race-experiment.sh [options] [-- test arguments...]
   -o, --out DIR      where (default: results/races-<time>); never overwritten
   -h, --help         this text
 
-Test arguments default to: -c 2000 -d 20 --dwell-us 50 --pin -v <the race
-scenarios and a few others>.  A delivery slower than 20 us counts as
+Test arguments default to: -c 2000 -d 30 --dwell-us 100 --pin -v <the race
+scenarios and a few others>.  A delivery slower than 30 us counts as
 delayed: under Bochs, on the stock kernel with APICv, deliveries took
-0.2-2 us and at most 10.6 us (a host timer tick in between), and one held
-back to the next VM entry takes up to the 50 us dwell.
+0.2-2 us and, in 125,000 of them, at most 16 us (host events in between);
+one held back to the next VM entry takes up to the 100 us dwell.
 
 Stock is booted once more with APICv off (bochs-noapicv), as a second
 baseline; there a delay is 200 us (software injection takes 10-25 us
@@ -59,7 +59,7 @@ while [ $# -gt 0 ]; do
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
 done
-[ ${#args[@]} -gt 0 ] || args=(-c 2000 -d 20 --dwell-us 50 --pin -v "$VARIANTS")
+[ ${#args[@]} -gt 0 ] || args=(-c 2000 -d 30 --dwell-us 100 --pin -v "$VARIANTS")
 [ -n "$out" ] || out=$SRC/results/races-$(date -u +%Y%m%d-%H%M%S)
 [ ! -e "$out" ] || die "$out exists; results are never overwritten"
 mkdir -p "$out" || die "cannot create $out"
