@@ -24,6 +24,9 @@ Usage: kernels.sh -k KERNEL [options] [-- test arguments...]
                          bochs         Bochs 3.0, VMX: kvm_intel enable_apicv=1,
                                        posted interrupts
                          bochs-noapicv the same with enable_apicv=0
+      --bochs-model NAME Bochs' CPU model (default corei7_skylake_x; also
+                         corei7_icelake_u, tigerlake, sapphire_rapids, ...
+                         with posted interrupts; 6.1 stalls on icelake)
       --params "P=V ..." more vendor module parameters
       --append "ARGS"    more kernel command line (kvm.halt_poll_ns=0, ...)
   -t, --test NAME        a test to run inside (repeatable; default: all three)
@@ -59,6 +62,7 @@ modules=
 emulator=qemu
 params=
 append=
+bochs_model=corei7_skylake_x
 tests=()
 repeat=1
 cpus=2
@@ -78,6 +82,8 @@ while [ $# -gt 0 ]; do
 		emulator=$2; shift 2 ;;
 	--params) params=${2:-}; shift 2 ;;
 	--append) append=${2:-}; shift 2 ;;
+	--bochs-model) [[ ${2:-} =~ ^[a-z0-9_]+$ ]] || die "--bochs-model needs a Bochs CPU model name"
+		bochs_model=$2; shift 2 ;;
 	-t|--test) [ -n "${2:-}" ] || die "$1 needs a value"; tests+=("$2"); shift 2 ;;
 	-r|--repeat) [[ ${2:-} =~ ^[1-9][0-9]?$ ]] || die "--repeat is 1 to 99"; repeat=$2; shift 2 ;;
 	--cpus) [[ ${2:-} =~ ^[1-8]$ ]] || die "--cpus is 1 to 8"; cpus=$2; shift 2 ;;
@@ -96,6 +102,7 @@ done
 case $emulator in
 qemu)
 	vendor=kvm_amd	# TCG -cpu max offers SVM, not VMX
+	bochs_model=
 	boot="boot-qemu.sh"
 	: "${timeout_s:=600}"
 	;;
@@ -141,7 +148,7 @@ fi
 "$SRC/scripts/rig/make-initramfs.sh" "$work/initrd" "$modroot" "$krel" "$vendor" "$params" \
 	"$static" "${tests[*]}" "${args[*]}" || die "could not build the initramfs"
 
-echo "# kernels: $label under $emulator, $cpus CPUs, $vendor ${params:-(default parameters)}"
+echo "# kernels: $label under $emulator${bochs_model:+ ($bochs_model)}, $cpus CPUs, $vendor ${params:-(default parameters)}"
 
 failed() {
 	cp "$work/serial.log" "$results/$run_id.failed.log"
@@ -153,7 +160,10 @@ boot_once() {
 	local dir=$work/boot-$1 start rc why
 
 	start=$EPOCHREALTIME
-	QEMU_TCG_THREAD=$tcg_thread "$SRC/scripts/rig/$boot" "$vmlinuz" "$work/initrd" "$cmdline" \
+	# (Bochs creates its serial file only once the guest writes to it.)
+	: >"$work/raw.log"
+	QEMU_TCG_THREAD=$tcg_thread BOCHS_CPU_MODEL=$bochs_model \
+		"$SRC/scripts/rig/$boot" "$vmlinuz" "$work/initrd" "$cmdline" \
 		"$cpus" "$timeout_s" "$work/raw.log" 2>"$work/boot.err"
 	rc=$?
 	# (A marker may share its line with what the firmware printed before it.)
@@ -219,12 +229,14 @@ for r in $(seq 1 "$repeat"); do
 	echo
 done | jq -s . >"$work/seconds.json"
 jq -s --arg id "$run_id" --arg emulator "$emulator" --arg kernel "$kernel" --arg klabel "$label" \
+	--arg bochs_model "$bochs_model" \
 	--argjson cpus "$cpus" --argjson repeat "$repeat" --slurpfile boots "$work/seconds.json" \
 	--slurpfile rig "$work/rig.json" \
 	--arg revision "$(git -C "$SRC" rev-parse HEAD 2>/dev/null || echo unknown)" '
 	{schema: "kvm-ipi-selftests/run", schema_version: 1, run_id: $id, repeat: $repeat,
 	 kernel_release: $rig[0].kernel_release, suite_revision: $revision,
 	 rig: {emulator: $emulator, kernel: $kernel, label: $klabel, emulated_cpus: $cpus,
+	       bochs_model: (if $bochs_model == "" then null else $bochs_model end),
 	       seconds: ($boots[0] | add), boot_seconds: $boots[0],
 	       vendor_module: $rig[0].vendor_module, requested_params: $rig[0].requested_params,
 	       cmdline: $rig[0].cmdline,

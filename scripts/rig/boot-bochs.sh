@@ -3,9 +3,12 @@
 #
 # boot-bochs.sh VMLINUZ INITRD CMDLINE CPUS TIMEOUT SERIAL_LOG
 #
-# Bochs 3.0 (built once by build-bochs.sh, both fixes applied) emulating an
-# Ice Lake with VMX, APIC virtualization and posted interrupts: the kernel
-# inside runs kvm_intel with APICv.  Boots an isolinux ISO.  Exits 0 once
+# Bochs 3.0 (built once by build-bochs.sh, its fixes applied) emulating a
+# CPU with VMX, APIC virtualization and posted interrupts, BOCHS_CPU_MODEL
+# (default corei7_skylake_x): the kernel inside runs kvm_intel with APICv.
+# Debian's 6.1 kernels, and 6.1 built with the rig's config, stall early
+# in boot on corei7_icelake_u (even with 1 CPU); 6.12 runs on both.
+# Boots an isolinux ISO.  Exits 0 once
 # the guest powered itself off, 124 on timeout, else non-zero with the
 # reason from Bochs' log on stderr.
 set -uo pipefail
@@ -45,7 +48,7 @@ xorriso -as mkisofs -quiet -o "$work/boot.iso" -b isolinux/isolinux.bin -c isoli
 
 cat >"$work/bochsrc" <<EOT
 megs: 1024
-cpu: count=$cpus, model=corei7_icelake_u, reset_on_triple_fault=0
+cpu: count=$cpus, model=${BOCHS_CPU_MODEL:-corei7_skylake_x}, reset_on_triple_fault=0
 romimage: file=$ROM
 vgaromimage: file=$(dirname "$bochs")/../bios/vgabios.bin
 pci: enabled=1, chipset=i440fx
