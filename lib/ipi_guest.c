@@ -134,8 +134,9 @@ void ipi_guest_exit_and_dwell(struct ipi_vcpu *self)
 	ipi_guest_note_exit(self);
 	__cpuid(0, 0, &eax, &ebx, &ecx, &edx);
 	end = rdtsc() + ipi_config.dwell;
+	/* No PAUSE: PAUSE-loop exiting would end the dwell early. */
 	while (rdtsc() < end && !ipi_guest_host_done())
-		cpu_relax();
+		barrier();
 }
 
 /*

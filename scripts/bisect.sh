@@ -42,6 +42,8 @@ Runs the selected tests (through run_tests.sh) and decides:
                              skip
       --emulator E           with --rig: bochs (default: VMX, APICv),
                              bochs-noapicv or qemu
+      --bochs-model NAME     with --rig: Bochs' CPU model (kernels.sh's
+                             default if not given)
       --build-dir DIR        with --rig: the kernel build, kept between
                              steps so that each rebuilds only what changed
                              (default: build/rig/kbuild/bisect)
@@ -85,6 +87,7 @@ max_cycles=
 prepare=
 rig=
 emulator=bochs
+bochs_model=()
 build_dir=$SRC/build/rig/kbuild/bisect
 bin_dir=
 results=$SRC/results/bisect
@@ -100,6 +103,7 @@ while [ $# -gt 0 ]; do
 	--rig) [ -d "${2:-}" ] || skip_commit "--rig '${2:-}' is not a directory"; rig=$(realpath "$2"); shift 2 ;;
 	--emulator) [[ ${2:-} =~ ^(qemu|bochs|bochs-noapicv)$ ]] || skip_commit "--emulator is qemu, bochs or bochs-noapicv"
 		emulator=$2; shift 2 ;;
+	--bochs-model) [ -n "${2:-}" ] || skip_commit "$1 needs a model"; bochs_model=(--bochs-model "$2"); shift 2 ;;
 	--build-dir) [ -n "${2:-}" ] || skip_commit "$1 needs a directory"; build_dir=$2; shift 2 ;;
 	-b|--bin-dir) [ -n "${2:-}" ] || skip_commit "$1 needs a value"; bin_dir=$2; shift 2 ;;
 	-o|--results) [ -n "${2:-}" ] || skip_commit "$1 needs a value"; results=$2; shift 2 ;;
@@ -135,7 +139,7 @@ run_in_rig() {
 	done
 	[ ${#names[@]} -gt 0 ] || skip_commit "no test in $bin_dir matches ${globs[*]}"
 	label=$commit
-	"$SRC/scripts/kernels.sh" -k "$image" --label "$commit" -e "$emulator" -r "$repeat" \
+	"$SRC/scripts/kernels.sh" -k "$image" --label "$commit" -e "$emulator" "${bochs_model[@]}" -r "$repeat" \
 		-b "$bin_dir" -o "$results" --run-id "$id" "${names[@]}" -- "${args[@]}" \
 		>"$results/$id.log" 2>&1
 	rc=$?

@@ -96,7 +96,8 @@ fi
 echo "TAP version 13"
 start=$SECONDS
 git_tree bisect start "$branch" master >/dev/null
-git_tree bisect run "$SRC/scripts/bisect.sh" --rig "$tree" --emulator bochs \
+# Ice Lake, as race-experiment.sh and for its reason.
+git_tree bisect run "$SRC/scripts/bisect.sh" --rig "$tree" --emulator bochs --bochs-model corei7_icelake_u \
 	--build-dir "$kbuild/bisect-demo" -r "$repeat" -o "$out" \
 	-t host_injection_test -t cross_vcpu_ipi_test -- "${args[@]}" >"$out/bisect-run.log" 2>&1
 rc=$?

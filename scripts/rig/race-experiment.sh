@@ -18,6 +18,11 @@ VARIANTS='*_back_to_back_dwell,x2apic_stream_physical_dwell,xapic_stream_physica
 VARIANTS+=',x2apic_many_to_one_physical_dwell,x2apic_pingpong_physical_dwell'
 VARIANTS+=',msi_back_to_back_spin,msi_back_to_back_cpuid,msi_back_to_back_hlt'
 VARIANTS+=',x2apic_stream_physical_spin,x2apic_stream_physical_halt'
+# On Bochs' Skylake-X the vCPU takes an external-interrupt exit every few
+# MSIs (about 0.18 per MSI, against none on Ice Lake), which delivers a
+# held-back interrupt after 20-30 us instead of at the end of the dwell:
+# the races show, but as a tail ten times shorter.
+BOCHS_MODEL=corei7_icelake_u
 
 usage() {
 	cat <<EOT
@@ -72,6 +77,7 @@ echo "TAP version 13"
 # boot NAME BZIMAGE EMULATOR [MORE TEST ARGUMENTS]
 boot() {
 	"$SRC/scripts/kernels.sh" -k "$2" --label "$1" -e "$3" -r "$repeat" -o "$out" --run-id "$1" \
+		--bochs-model "$BOCHS_MODEL" \
 		-t host_injection_test -t cross_vcpu_ipi_test -- "${args[@]}" "${@:4}" >"$out/$1.log" 2>&1
 	[ $? -le 1 ] || { not_ok "$1: the rig failed: $(tail -n 1 "$out/$1.log")"; return 1; }
 }
