@@ -35,7 +35,7 @@ Usage: race-experiment.sh [options] [-- test arguments...]
 Test arguments default to: -c 2000 -d 30 --dwell-us 100 --pin -v <the race
 scenarios and a few others>.  A delivery slower than 30 us counts as
 delayed: under Bochs, on the stock kernel with APICv, deliveries took
-0.2-2 us and, in 125,000 of them, at most 16 us (host events in between);
+0.2-2 us and, in 120,000 of them, at most 11 us (host events in between);
 one held back to the next VM entry takes up to the 100 us dwell.
 
 Stock is booted once more with APICv off (bochs-noapicv), as a second
