@@ -3,10 +3,11 @@
 #
 # The kernel rig.  Its serial-log parser on made-up logs: every way a boot
 # can go wrong must be an error, and a good log must unpack exactly.  Then,
-# if asked with --boot STATIC_BIN_DIR, real boots under QEMU: Debian's 6.12
-# and 6.1 kernels running one short test, checked end to end, and boots that
-# go wrong (timeout, a module that will not load, a panic, a broken kernel),
-# each of which must be an error that stores no result.
+# if asked with --boot STATIC_BIN_DIR, real boots: Debian's 6.12 and 6.1
+# kernels under QEMU and 6.12 under Bochs with APICv, each running a short
+# test, checked end to end, and boots that go wrong (timeout, a module that
+# will not load, a panic, a broken kernel), each of which must be an error
+# that stores no result.
 set -uo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -119,6 +120,19 @@ if [ "${1:-}" = --boot ]; then
 	check "... through the old memslot ioctl, which its results record" jq_holds \
 		'.host.memslot_compat == true and .variants[0].counts.sent == 20' \
 		"$out/old/rep-2/self_ipi_test.json"
+
+	# Bochs with APICv (built on first use): posted interrupts really used.
+	"$SRC/scripts/kernels.sh" -k debian-6.12 -e bochs -t self_ipi_test -b "$bin" -o "$out" \
+		--run-id apicv --timeout 600 -- -c 50 -v x2apic_icr_sti_hlt,x2apic_self_ipi_spin \
+		>"$work/apicv.log" 2>&1
+	rc=$?
+	check "Bochs boots Debian 6.12 with kvm_intel and APICv, and runs a test (exit $rc)" jq_holds \
+		'.rig.emulator == "bochs" and .rig.vendor_module == "kvm_intel" and
+		 .rig.params.enable_apicv == "Y" and .tests[0].status == "pass"' "$out/apicv/run.json"
+	check "... and KVM injected (almost) none of the IPIs itself: they were posted" jq_holds \
+		'[.variants[] | .counts.received == 50 and .per_ipi.irq_injections < 0.2] | all' \
+		"$out/apicv/self_ipi_test.json"
+	[ -s "$out/apicv/run.json" ] || show_log "$work/apicv.log"
 
 	boot_fails timeout "timed out after 2 s" -k debian-6.12 --timeout 2
 	boot_fails bad-module "inside the guest: modules insmod .*kvm-amd.ko nested=banana failed" \
