@@ -25,6 +25,12 @@
 /* Wake-ups the watchdog tries before it gives up on a stalled run. */
 #define IPI_MAX_WAKES		16
 #define IPI_KICK_SIGNAL		SIGUSR1
+/*
+ * Polls of guest memory sleep this long between looks: under an emulator,
+ * waking every 100 us kept a vCPU sharing the CPU out of the guest for
+ * up to a second, long enough for its peers to give up on it.
+ */
+#define POLL_US			1000
 
 struct vcpu_thread {
 	struct ipi_vm *ivm;
@@ -221,7 +227,7 @@ void ipi_host_wait_guest_ready(struct ipi_vm *ivm)
 		TEST_ASSERT(now_ms() < deadline && !READ_ONCE(ivm->config->stop),
 			    "vCPUs not ready after 10 s: %u of %u",
 			    READ_ONCE(ivm->config->ready), ivm->nr_vcpus);
-		usleep(100);
+		usleep(POLL_US);
 	}
 }
 
@@ -495,7 +501,7 @@ void ipi_host_end_run(struct ipi_vm *ivm)
 	__atomic_store_n(&ivm->config->host_done, 1, __ATOMIC_SEQ_CST);
 	ipi_host_kick_vcpus(ivm);
 	while (READ_ONCE(ivm->config->quiet) < ivm->nr_vcpus && now_ms() < deadline)
-		usleep(100);
+		usleep(POLL_US);
 	ipi_host_kick_vcpus(ivm);
 }
 
