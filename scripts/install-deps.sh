@@ -15,7 +15,7 @@ declare -A need=(
 	[tar]=tar
 	[column]=bsdextrautils
 	[gnuplot]=gnuplot-nox
-	[qemu-system-x86_64]=qemu-system-x86
+	[qemu-system-x86_64]=qemu-system-x86	# the firmware for the rig's own QEMU
 	[busybox]=busybox-static
 	[cpio]=cpio
 	[depmod]=kmod
@@ -23,8 +23,11 @@ declare -A need=(
 	[timeout]=coreutils
 	[perf]=linux-perf	# run_tests.sh --perf
 	[rsync]=rsync		# a kernel tree's kselftest install
-	# The kernel rig: Bochs from source, boot ISOs, kernels built for it.
+	# The kernel rig: QEMU and Bochs from source, boot ISOs, kernels built for it.
 	[g++]=g++
+	[meson]=meson
+	[ninja]=ninja-build
+	[pkg-config]=pkg-config
 	[patch]=patch
 	[xorriso]=xorriso
 	[flex]=flex
@@ -42,6 +45,9 @@ done
 [ -e /usr/include/libelf.h ] || missing+=(libelf-dev)	# objtool
 [ -e /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)	# kernel scripts/
 [ -e /usr/share/bochs/BIOS-bochs-latest ] || missing+=(bochsbios)	# lists every CPU in its MADT
+[ -e /usr/include/glib-2.0/glib.h ] || missing+=(libglib2.0-dev)	# QEMU
+[ -e /usr/include/pixman-1/pixman.h ] || missing+=(libpixman-1-dev)
+[ -e /usr/include/libfdt.h ] || missing+=(libfdt-dev)
 gcc_major=$(gcc -dumpversion 2>/dev/null | cut -d. -f1 || true)
 if [ -n "$gcc_major" ] && ! ls /usr/lib/gcc/x86_64-linux-gnu/"$gcc_major"/libasan.* >/dev/null 2>&1; then
 	missing+=("libgcc-$gcc_major-dev")

@@ -33,6 +33,10 @@ Usage: kernels.sh -k KERNEL [options] [-- test arguments...]
   -r, --repeat N         boot N times, each a run of every test: rep-1/ ...
                          rep-N/ in one result set (compare.sh's samples)
       --cpus N           emulated CPUs (default 2: cross-CPU races need two)
+      --qemu PATH        this qemu-system-x86_64 instead of the rig's build
+                         (QEMU 7.2 with scripts/rig/qemu/*.patch, built on
+                         first use: Debian's own delivers an SVM-injected
+                         interrupt twice now and then)
       --tcg-thread MODE  single (default) or multi: QEMU 7.2's multi-threaded
                          TCG let the guest kernel trip over its own text
                          patching (int3 Oops in __schedule) under this suite
@@ -43,8 +47,8 @@ Usage: kernels.sh -k KERNEL [options] [-- test arguments...]
       --run-id ID        the run's directory name (default: time, kernel, emulator)
   -h, --help             this text
 
-The tests must be built static first: make static.  Bochs is built on
-first use (about 2 minutes) into build/rig/bochs.
+The tests must be built static first: make static.  QEMU and Bochs are
+built on first use (about 2.5 minutes and 1 minute) into build/rig/.
 Exit status: 0 when every test passed, 1 when one failed, 2 when the rig
 itself failed (emulator, panic, modules, truncated output) in any boot;
 then nothing is stored as a result, and the serial log is kept beside
@@ -68,6 +72,7 @@ repeat=1
 cpus=2
 timeout_s=
 tcg_thread=single
+qemu_bin=
 label=
 results=$SRC/results
 run_id=
@@ -87,6 +92,7 @@ while [ $# -gt 0 ]; do
 	-t|--test) [ -n "${2:-}" ] || die "$1 needs a value"; tests+=("$2"); shift 2 ;;
 	-r|--repeat) [[ ${2:-} =~ ^[1-9][0-9]?$ ]] || die "--repeat is 1 to 99"; repeat=$2; shift 2 ;;
 	--cpus) [[ ${2:-} =~ ^[1-8]$ ]] || die "--cpus is 1 to 8"; cpus=$2; shift 2 ;;
+	--qemu) [ -x "${2:-}" ] || die "--qemu '${2:-}' is not an executable"; qemu_bin=$(realpath "$2"); shift 2 ;;
 	--tcg-thread) [[ ${2:-} =~ ^(single|multi)$ ]] || die "--tcg-thread is single or multi"; tcg_thread=$2; shift 2 ;;
 	--timeout) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--timeout needs seconds"; timeout_s=$2; shift 2 ;;
 	-b|--bin-dir) [ -d "${2:-}" ] || die "--bin-dir '${2:-}' is not a directory"; static=$2; shift 2 ;;
@@ -110,6 +116,7 @@ bochs*)
 	vendor=kvm_intel
 	boot="boot-bochs.sh"
 	: "${timeout_s:=1800}"
+	[ -z "$qemu_bin" ] || die "--qemu is for -e qemu"
 	apicv=1
 	[ "$emulator" = bochs-noapicv ] && apicv=0
 	[[ " $params " != *" enable_apicv="* ]] || die "--params: enable_apicv is set by the emulator name (bochs or bochs-noapicv)"
@@ -148,6 +155,15 @@ fi
 "$SRC/scripts/rig/make-initramfs.sh" "$work/initrd" "$modroot" "$krel" "$vendor" "$params" \
 	"$static" "${tests[*]}" "${args[*]}" || die "could not build the initramfs"
 
+# The emulator, built on first use with the rig's fixes.
+if [ "$emulator" = qemu ]; then
+	[ -n "$qemu_bin" ] || qemu_bin=$("$SRC/scripts/rig/build-qemu.sh" "$cache/qemu") ||
+		die "could not build QEMU"
+	emulator_bin=$qemu_bin
+else
+	emulator_bin=$("$SRC/scripts/rig/build-bochs.sh" "$cache/bochs") || die "could not build Bochs"
+fi
+
 echo "# kernels: $label under $emulator${bochs_model:+ ($bochs_model)}, $cpus CPUs, $vendor ${params:-(default parameters)}"
 
 failed() {
@@ -162,7 +178,7 @@ boot_once() {
 	start=$EPOCHREALTIME
 	# (Bochs creates its serial file only once the guest writes to it.)
 	: >"$work/raw.log"
-	QEMU_TCG_THREAD=$tcg_thread BOCHS_CPU_MODEL=$bochs_model \
+	EMULATOR=$emulator_bin QEMU_TCG_THREAD=$tcg_thread BOCHS_CPU_MODEL=$bochs_model \
 		"$SRC/scripts/rig/$boot" "$vmlinuz" "$work/initrd" "$cmdline" \
 		"$cpus" "$timeout_s" "$work/raw.log" 2>"$work/boot.err"
 	rc=$?
@@ -229,7 +245,7 @@ for r in $(seq 1 "$repeat"); do
 	echo
 done | jq -s . >"$work/seconds.json"
 jq -s --arg id "$run_id" --arg emulator "$emulator" --arg kernel "$kernel" --arg klabel "$label" \
-	--arg bochs_model "$bochs_model" \
+	--arg bochs_model "$bochs_model" --arg emulator_bin "$emulator_bin" \
 	--argjson cpus "$cpus" --argjson repeat "$repeat" --slurpfile boots "$work/seconds.json" \
 	--slurpfile rig "$work/rig.json" \
 	--arg revision "$(git -C "$SRC" rev-parse HEAD 2>/dev/null || echo unknown)" '
@@ -237,6 +253,7 @@ jq -s --arg id "$run_id" --arg emulator "$emulator" --arg kernel "$kernel" --arg
 	 kernel_release: $rig[0].kernel_release, suite_revision: $revision,
 	 rig: {emulator: $emulator, kernel: $kernel, label: $klabel, emulated_cpus: $cpus,
 	       bochs_model: (if $bochs_model == "" then null else $bochs_model end),
+	       emulator_binary: $emulator_bin,
 	       seconds: ($boots[0] | add), boot_seconds: $boots[0],
 	       vendor_module: $rig[0].vendor_module, requested_params: $rig[0].requested_params,
 	       cmdline: $rig[0].cmdline,

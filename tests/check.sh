@@ -110,7 +110,7 @@ section "compare.sh and bisect.sh, on stand-in results"
 ktap_results compare_test "$SRC/tests/compare_test.sh"
 ktap_results bisect_test "$SRC/tests/bisect_test.sh"
 
-section "kernel rig: serial-log parser, and Debian 6.12 booted under QEMU"
+section "kernel rig: serial-log parser, arguments, Debian 6.12 and 6.1 under QEMU, 6.12 under Bochs"
 ktap_results rig_test "$SRC/tests/rig_test.sh" --boot "$build/static/tests"
 
 section "the suite inside a kernel tree's own kselftest flow (fresh linux-source-6.12)"

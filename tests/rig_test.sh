@@ -72,6 +72,26 @@ expect_error notjson "t.json: not valid JSON"
 echo "@@KVMIPI DONE@@" >"$work/empty.log"
 expect_error empty "no result frames"
 
+# bad_args PATTERN ARGS...: kernels.sh refuses ARGS for PATTERN, with exit
+# 2, before it downloads, builds or boots anything.
+bad_args() {
+	local pattern=$1 rc
+
+	shift
+	"$SRC/scripts/kernels.sh" "$@" >"$work/args.log" 2>&1
+	rc=$?
+	if [ $rc -eq 2 ] && grep -q -- "$pattern" "$work/args.log"; then
+		ok "kernels.sh $*: $(head -1 "$work/args.log")"
+	else
+		not_ok "kernels.sh $*: exit $rc, $(head -1 "$work/args.log")"
+	fi
+}
+bad_args "no kernel" -e qemu
+bad_args "--cpus is 1 to 8" -k debian-6.12 --cpus 9
+bad_args "--qemu '/nonexistent' is not an executable" -k debian-6.12 --qemu /nonexistent
+bad_args "--qemu is for -e qemu" -k debian-6.12 -e bochs --qemu /bin/true
+bad_args "--emulator is qemu, bochs or bochs-noapicv" -k debian-6.12 -e kvmtool
+
 # boot_fails NAME PATTERN ARGS...: a real boot that must fail as the rig
 # itself (exit 2), for PATTERN, storing nothing but its serial log.
 boot_fails() {
@@ -98,9 +118,11 @@ if [ "${1:-}" = --boot ]; then
 	rc=$?
 	# 0 or 1: the boot worked; what the tests found inside is the guest's business.
 	check "QEMU boots Debian 6.12 and runs a test inside (exit $rc)" test "$rc" -le 1
-	check "the run records the guest kernel and its kvm_amd" jq_holds \
+	check "the run records the guest kernel, its kvm_amd and the rig's own QEMU" jq_holds \
 		'(.kernel_release | startswith("6.12")) and .rig.vendor_module == "kvm_amd" and
-		 .rig.params.nested == "1" and .rig.emulator == "qemu"' "$out/smoke/run.json"
+		 .rig.params.nested == "1" and .rig.emulator == "qemu" and .rig.emulated_cpus == 2 and
+		 (.rig.emulator_binary | test("/build/rig/qemu/qemu-[0-9a-f]{16}/bin/qemu-system-x86_64$"))' \
+		"$out/smoke/run.json"
 	check "the test's results came back through the serial console" jq_holds \
 		'.host.kvm_vendor_module == "kvm_amd" and .variants[0].counts.sent == 50 and
 		 .host.memslot_compat == false' "$out/smoke/self_ipi_test.json"
@@ -111,8 +133,7 @@ if [ "${1:-}" = --boot ]; then
 	"$SRC/scripts/kernels.sh" -k debian-6.1 -r 2 -t self_ipi_test -b "$bin" -o "$out" --run-id old \
 		--timeout 300 -- -c 20 -v x2apic_icr_sti_hlt >"$work/old.log" 2>&1
 	rc=$?
-	# Whether they pass is the guest's business (QEMU's SVM sometimes
-	# delivers an interrupt twice; see the README): that they ran is ours.
+	# Whether they pass is the guest's business: that they ran is ours.
 	check "Debian 6.1, booted twice: a test runs inside each (exit $rc)" jq_holds \
 		'(.kernel_release | startswith("6.1.")) and .repeat == 2 and (.rig.boot_seconds | length) == 2
 		 and ([.tests[] | select(.result != null and .status != "skip")] | length) == 2' \
@@ -128,7 +149,8 @@ if [ "${1:-}" = --boot ]; then
 	rc=$?
 	check "Bochs boots Debian 6.12 with kvm_intel and APICv, and runs a test (exit $rc)" jq_holds \
 		'.rig.emulator == "bochs" and .rig.vendor_module == "kvm_intel" and
-		 .rig.params.enable_apicv == "Y" and .tests[0].status == "pass"' "$out/apicv/run.json"
+		 .rig.params.enable_apicv == "Y" and .rig.emulated_cpus == 2 and
+		 .tests[0].status == "pass"' "$out/apicv/run.json"
 	check "... and KVM injected (almost) none of the IPIs itself: they were posted" jq_holds \
 		'[.variants[] | .counts.received == 50 and .per_ipi.irq_injections < 0.2] | all' \
 		"$out/apicv/self_ipi_test.json"

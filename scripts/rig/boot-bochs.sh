@@ -3,7 +3,7 @@
 #
 # boot-bochs.sh VMLINUZ INITRD CMDLINE CPUS TIMEOUT SERIAL_LOG
 #
-# Bochs 3.0 (built once by build-bochs.sh, its fixes applied) emulating a
+# Bochs 3.0 (EMULATOR, built by build-bochs.sh with its fixes) emulating a
 # CPU with VMX, APIC virtualization and posted interrupts, BOCHS_CPU_MODEL
 # (default corei7_skylake_x): the kernel inside runs kvm_intel with APICv.
 # Debian's 6.1 kernels, and 6.1 built with the rig's config, stall early
@@ -13,8 +13,6 @@
 # reason from Bochs' log on stderr.
 set -uo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CACHE=${RIG_CACHE:-$HERE/../../build/rig}
 # SeaBIOS 1.13 from the source package puts only the boot CPU into its
 # ACPI MADT under Bochs; Bochs' own ROM BIOS (bookworm's bochsbios) lists
 # every CPU.
@@ -32,7 +30,8 @@ for f in /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c
 	[ -r "$f" ] || die "$f is missing (Debian: isolinux, syslinux-common)"
 done
 command -v xorriso >/dev/null || die "xorriso is needed (Debian: xorriso)"
-bochs=$("$HERE/build-bochs.sh" "$CACHE/bochs") || die "could not build Bochs"
+bochs=${EMULATOR:-}
+[ -x "$bochs" ] || die "EMULATOR must name a bochs binary (scripts/rig/build-bochs.sh builds one)"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

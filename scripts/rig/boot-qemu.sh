@@ -4,6 +4,8 @@
 # boot-qemu.sh VMLINUZ INITRD CMDLINE CPUS TIMEOUT SERIAL_LOG
 #
 # QEMU TCG with -cpu max: nested SVM, so the kernel inside runs kvm_amd.
+# EMULATOR is the qemu-system-x86_64 to run (kernels.sh passes the rig's
+# build, scripts/rig/build-qemu.sh, or --qemu).
 # Exits 0 once the guest powered itself off, 124 on timeout, else the
 # emulator's status.  QEMU_TCG_THREAD=multi for multi-threaded TCG
 # (QEMU 7.2's let the guest kernel trip over its own text patching: an
@@ -11,8 +13,7 @@
 set -uo pipefail
 
 [ $# -eq 6 ] || { echo "usage: boot-qemu.sh VMLINUZ INITRD CMDLINE CPUS TIMEOUT SERIAL_LOG" >&2; exit 2; }
-command -v qemu-system-x86_64 >/dev/null ||
-	{ echo "qemu-system-x86_64 is needed (Debian: qemu-system-x86)" >&2; exit 2; }
-timeout --kill-after=10 "$5" qemu-system-x86_64 -accel "tcg,thread=${QEMU_TCG_THREAD:-single}" \
+[ -x "${EMULATOR:-}" ] || { echo "EMULATOR must name a qemu-system-x86_64 binary" >&2; exit 2; }
+timeout --kill-after=10 "$5" "$EMULATOR" -accel "tcg,thread=${QEMU_TCG_THREAD:-single}" \
 	-cpu max -m 1024 -smp "$4" -nographic -no-reboot -kernel "$1" -initrd "$2" \
 	-append "$3" </dev/null >"$6" 2>&1
