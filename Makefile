@@ -15,7 +15,7 @@
 #                        (KSELFTEST_FULL=1: also every upstream KVM selftest)
 #   make rig-matrix      the suite inside Debian 6.1 and 6.12 under QEMU and
 #                        Bochs (APICv on and off), with comparisons; RIG_ARGS
-#                        for scripts/rig/matrix.sh (about 25 minutes)
+#                        for scripts/rig/matrix.sh (about 40 minutes)
 #   make KSRC=/path      build against that kernel tree (default: Debian's
 #                        linux-source-6.12, installed and extracted on demand)
 #   make O=/path V=1     out-of-tree build, full command lines
