@@ -5,7 +5,7 @@
 #
 # Bochs 3.0 (EMULATOR, built by build-bochs.sh with its fixes) emulating a
 # CPU with VMX, APIC virtualization and posted interrupts, BOCHS_CPU_MODEL
-# (default corei7_skylake_x): the kernel inside runs kvm_intel with APICv.
+# (kernels.sh's --bochs-model): the kernel inside runs kvm_intel with APICv.
 # Debian's 6.1 kernels, and 6.1 built with the rig's config, stall early
 # in boot on corei7_icelake_u (even with 1 CPU); 6.12 runs on both.
 # Boots an isolinux ISO.  Exits 0 once
@@ -32,6 +32,7 @@ done
 command -v xorriso >/dev/null || die "xorriso is needed (Debian: xorriso)"
 bochs=${EMULATOR:-}
 [ -x "$bochs" ] || die "EMULATOR must name a bochs binary (scripts/rig/build-bochs.sh builds one)"
+[ -n "${BOCHS_CPU_MODEL:-}" ] || die "BOCHS_CPU_MODEL must name a Bochs CPU model"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -47,7 +48,7 @@ xorriso -as mkisofs -quiet -o "$work/boot.iso" -b isolinux/isolinux.bin -c isoli
 
 cat >"$work/bochsrc" <<EOT
 megs: 1024
-cpu: count=$cpus, model=${BOCHS_CPU_MODEL:-corei7_skylake_x}, reset_on_triple_fault=0
+cpu: count=$cpus, model=$BOCHS_CPU_MODEL, reset_on_triple_fault=0
 romimage: file=$ROM
 vgaromimage: file=$(dirname "$bochs")/../bios/vgabios.bin
 pci: enabled=1, chipset=i440fx
