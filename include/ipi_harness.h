@@ -29,8 +29,10 @@
 #define IPI_FIRST_VECTOR	32
 #define IPI_MAX_VCPUS		64
 
-/* Harness-owned: the host's wake-up MSI for a vCPU that stopped making progress. */
+/* Harness-owned: the watchdog's wake-up MSI for a vCPU that stopped making progress. */
 #define IPI_WAKE_VECTOR		0xfe
+/* Harness-owned: the end-of-run kick, and the uncounted warm-up interrupts. */
+#define IPI_KICK_VECTOR		0xfc
 /* For tests: a counted IPI that tells a halted receiver the senders are done. */
 #define IPI_DONE_VECTOR		0xfd
 
@@ -58,6 +60,9 @@ enum ipi_fault {
 	IPI_FAULT_SPURIOUS,	/* send an uncounted vector */
 	IPI_FAULT_DELAYED,	/* hold the interrupt off (IF=0) past the threshold */
 	IPI_FAULT_TPR_MASK,	/* the receiver masks by TPR past the threshold */
+	IPI_FAULT_HELD,		/* a dwell receiver masks by TPR across an exit */
+	IPI_FAULT_RESCUED,	/* the receiver halts with its interrupt masked by TPR */
+	IPI_FAULT_STRANDED,	/* the receiver halts with nothing coming */
 	IPI_NR_FAULTS,
 };
 
@@ -72,10 +77,83 @@ enum ipi_fault {
 				 IPI_FAULT_BIT(IPI_FAULT_SPURIOUS) | \
 				 IPI_FAULT_BIT(IPI_FAULT_DELAYED))
 
+static inline bool ipi_harness_vector(unsigned int vector)
+{
+	return vector == IPI_WAKE_VECTOR || vector == IPI_KICK_VECTOR;
+}
+
+/*
+ * Both sides of the latest send: @tsc just before it, @end_tsc once the
+ * ICR write or the ioctl returned, published by @end_seq == @sent.  A
+ * posted interrupt can land, and be held, anywhere between the two.
+ */
 struct ipi_tx_slot {
 	uint64_t sent;
 	uint64_t tsc;
+	uint64_t end_seq;
+	uint64_t end_tsc;
 };
+
+/*
+ * The guest's own timeline, for receivers that dwell: where it left the
+ * guest and came back.  @out_tsc is the last TSC it saw before leaving,
+ * @in_tsc the first after (0 while the exit is in progress), @clock its
+ * running time, IF=1, up to @out_tsc.  See ipi_classify.h.
+ */
+enum ipi_mark_kind {
+	IPI_MARK_START,		/* the timeline began */
+	IPI_MARK_GAP,		/* an exit the guest did not ask for, seen as a TSC gap */
+	IPI_MARK_EXIT,		/* an exit the test makes (the dwell's cpuid) */
+	IPI_MARK_HARNESS,	/* an exit the harness makes (drain, quiet) */
+};
+
+struct ipi_mark {
+	uint64_t out_tsc;
+	uint64_t in_tsc;
+	uint64_t clock;
+	uint64_t kind;
+};
+
+#define IPI_NR_MARKS		64
+
+/*
+ * A delivery that was still pending, its send complete, across an exit
+ * (held, or rescued if the harness made it) or a harness interrupt
+ * (rescued): the classifier's raw material.  @window is how long it had
+ * been pending before that point: guest running time for exits, TSC time
+ * for interventions.
+ */
+enum ipi_crossing_kind {
+	IPI_CROSS_EXIT,		/* a test exit: held if @window > margin */
+	IPI_CROSS_HARNESS_EXIT,	/* a drain or quiet exit: rescued */
+	IPI_CROSS_WAKE,		/* the watchdog's wake-up: rescued */
+	IPI_CROSS_KICK,		/* the end-of-run kick: rescued */
+	IPI_NR_CROSS_KINDS,
+};
+
+struct ipi_crossing {
+	uint8_t kind;
+	uint8_t vector;
+	uint16_t fault;		/* a negative control made this one on purpose */
+	uint32_t pad;
+	uint64_t window;
+	uint64_t send_tsc;
+	uint64_t send_end_tsc;
+	uint64_t point_tsc;	/* the exit's out_tsc, or the intervention's send */
+	uint64_t back_tsc;	/* the exit's in_tsc (0: delivered at that entry) */
+	uint64_t rx_tsc;
+};
+
+#define IPI_MAX_CROSSINGS	512
+
+/* A halt that only the watchdog's wake-up ended. */
+struct ipi_strand {
+	uint64_t hlt_tsc;
+	uint64_t wake_sent_tsc;
+	uint64_t rx_tsc;
+};
+
+#define IPI_MAX_STRANDS		8
 
 struct ipi_vcpu {
 	struct ipi_vcpu *self;		/* %gs:0 */
@@ -90,6 +168,7 @@ struct ipi_vcpu {
 	uint64_t clock_skew;		/* handler TSC before send TSC */
 	uint64_t missed_waits;		/* bounded waits that gave up */
 	uint64_t sends;			/* sends made by this vCPU, for fault_every */
+	uint64_t fault_points;		/* ipi_guest_fault_now() calls, for fault_every */
 	uint64_t deliveries;		/* counted deliveries, for fault_every */
 	uint64_t faults_injected;	/* negative-control faults actually made */
 	uint64_t last_rx_tsc;
@@ -99,6 +178,23 @@ struct ipi_vcpu {
 	uint64_t progress;		/* heartbeat for the host watchdog */
 	uint64_t churn_exits;		/* exits made on purpose (ipi_guest_note_exit()) */
 	uint64_t churn_exit_tsc;	/* ... and the TSC just before the latest */
+
+	/* The timeline of a dwelling receiver; @timed: it keeps one. */
+	uint32_t timed;
+	uint32_t fault_release;		/* the held control lets its interrupts in */
+	uint64_t gap_cycles;		/* a longer step in its TSC loop is an exit */
+	uint64_t loop_tsc;		/* its TSC loop's latest look */
+	uint64_t nr_marks;
+	struct ipi_mark marks[IPI_NR_MARKS];
+	/* Deliveries that crossed nothing: how long they took, the margin's basis. */
+	uint64_t prompt;
+	uint64_t prompt_max_run;	/* guest running time from the send's end */
+	uint64_t prompt_max_tsc;	/* TSC time from the send's end */
+	uint64_t nr_crossings;
+	struct ipi_crossing crossings[IPI_MAX_CROSSINGS];
+	uint64_t stranded;
+	struct ipi_strand strands[IPI_MAX_STRANDS];
+	uint64_t fault_held;		/* held control: deliveries it really held back */
 	struct lat_hist latency;	/* send TSC to handler entry */
 	struct lat_hist iteration;	/* one test iteration, as the test defines it */
 	struct lat_hist eoi;		/* the handler's EOI write */
@@ -153,6 +249,9 @@ static inline void ipi_sti_hlt_cli(void)
 	__asm__ __volatile__("sti; hlt; cli" ::: "memory");
 }
 
+/* ipi_sti_hlt_cli(), and a halt only the watchdog ended counts as stranded. */
+void ipi_guest_halt(void);
+
 typedef void (*ipi_send_fn)(uint32_t dest, uint8_t vector);
 
 struct ex_regs;
@@ -160,7 +259,9 @@ struct ex_regs;
 struct ipi_vcpu *ipi_guest_init(bool x2apic);
 void ipi_guest_note_exit(struct ipi_vcpu *self);
 void ipi_guest_exit_and_dwell(struct ipi_vcpu *self);
-void ipi_guest_stamp(uint32_t dest_index, uint8_t vector);
+uint64_t ipi_guest_stamp(uint32_t dest_index, uint8_t vector);
+void ipi_guest_stamp_end(uint32_t dest_index, uint8_t vector, uint64_t seq);
+void ipi_guest_timeline_start(struct ipi_vcpu *self);
 void ipi_guest_send(ipi_send_fn send, uint32_t dest_index, uint8_t vector);
 bool ipi_guest_fault_now(enum ipi_fault fault);
 bool ipi_guest_wait(uint8_t vector, uint64_t expected);
@@ -235,7 +336,9 @@ void ipi_vm_free(struct ipi_vm *ivm);
 void ipi_thread_create(struct ipi_vm *ivm, pthread_t *thread, unsigned int slot,
 		       void *(*fn)(void *), void *arg);
 
-void ipi_host_stamp(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
+uint64_t ipi_host_stamp(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
+void ipi_host_stamp_end(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector,
+			uint64_t seq);
 bool ipi_host_vector_free(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
 int __ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
 void ipi_host_kick_vcpus(struct ipi_vm *ivm);

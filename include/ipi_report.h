@@ -24,6 +24,9 @@ struct ipi_counts {
 	uint64_t spurious;	/* received on a vector nobody sent */
 	uint64_t delayed;	/* late, or latency above the threshold */
 	uint64_t late;		/* not taken at its architectural point */
+	uint64_t held;		/* waited for a later VM entry than KVM guarantees */
+	uint64_t rescued;	/* delivered only after the harness intervened */
+	uint64_t stranded;	/* halts only the watchdog ended, nothing pending */
 	uint64_t clock_skew;	/* handler TSC earlier than send TSC */
 	uint64_t missed_waits;
 	uint64_t faults_injected;	/* by a negative control, as the guest counted them */
@@ -31,15 +34,17 @@ struct ipi_counts {
 
 struct ipi_verdict_policy {
 	bool fail_on_delayed;
+	bool fault;		/* a negative control ran: one that injected nothing fails */
 };
 
 /* Account one (vCPU, vector) pair's send and receive counts. */
 void ipi_count_vector(struct ipi_counts *c, uint64_t sent, uint64_t received);
 
 /*
- * KSFT_PASS or KSFT_FAIL.  Lost, duplicate, spurious and late interrupts
- * always fail, as does a run the watchdog had to abort; delayed ones fail
- * only when the policy says so.  @why gets the reasons, comma-separated.
+ * KSFT_PASS or KSFT_FAIL.  Lost, rescued, held, late, stranded, duplicate
+ * and spurious interrupts always fail (ipi_classify.h), as does a run the
+ * watchdog had to abort; delayed ones fail only when the policy says so.
+ * @why gets the reasons, comma-separated.
  */
 int ipi_verdict(const struct ipi_counts *c, bool aborted,
 		const struct ipi_verdict_policy *p, char *why, size_t len);
@@ -47,21 +52,33 @@ int ipi_verdict(const struct ipi_counts *c, bool aborted,
 /* Nanoseconds for @cycles at @tsc_khz, rounded to nearest. */
 uint64_t cycles_to_ns(uint64_t cycles, uint64_t tsc_khz);
 
+/* The classes a known issue may excuse; never lost, rescued, duplicate or spurious. */
+#define IPI_EXCUSE_LATE		(1u << 0)
+#define IPI_EXCUSE_HELD		(1u << 1)
+#define IPI_EXCUSE_STRANDED	(1u << 2)
+
 /*
- * A documented, measured misbehaviour of a host backend: a variant that
- * fails only through @counter (today only "late") on a host whose KVM
- * vendor module is @vendor_module is reported as KTAP XFAIL, with @what.
+ * A documented, measured misbehaviour of a host: a variant that fails only
+ * through the classes in @excuses, on a host whose KVM vendor module is
+ * @vendor_module (and, if set, under the emulator and CPU model the rig
+ * names in IPI_RIG_EMULATOR, "bochs:corei7_skylake_x"), is reported as
+ * KTAP XFAIL, with @what.
  */
 struct ipi_known_issue {
 	const char *vendor_module;
+	const char *emulator;	/* NULL: any host */
 	const char *test;
 	const char *variant;	/* fnmatch() glob */
+	unsigned int excuses;
 	const char *what;
 };
 
+/* The known issue that excuses every failing class of @c here, or NULL. */
 const struct ipi_known_issue *ipi_find_known_issue(const char *vendor_module,
+						   const char *emulator,
 						   const char *test,
-						   const char *variant);
+						   const char *variant,
+						   const struct ipi_counts *c);
 
 /*
  * Classify the finished run, print its summary as KTAP diagnostics, write

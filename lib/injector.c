@@ -143,7 +143,7 @@ static void inject(struct injector *inj, unsigned int w)
 {
 	struct injectors *s = inj->set;
 	uint8_t vector = inj->first_vector + w;
-	uint64_t one = 1;
+	uint64_t one = 1, seq;
 
 	if (s->fault == IPI_FAULT_PHANTOM && !((inj->sent + 1) % s->fault_every)) {
 		ipi_host_stamp(s->ivm, inj->target, vector);
@@ -153,12 +153,14 @@ static void inject(struct injector *inj, unsigned int w)
 	if (s->p.kind == INJ_MSI) {
 		ipi_host_send_msi(s->ivm, inj->target, vector);
 	} else if (s->p.kind == INJ_IRQFD) {
-		ipi_host_stamp(s->ivm, inj->target, vector);
+		seq = ipi_host_stamp(s->ivm, inj->target, vector);
 		TEST_ASSERT(write(inj->efd[w], &one, sizeof(one)) == sizeof(one),
 			    "eventfd write: %s", strerror(errno));
+		ipi_host_stamp_end(s->ivm, inj->target, vector, seq);
 	} else {
-		ipi_host_stamp(s->ivm, inj->target, vector);
+		seq = ipi_host_stamp(s->ivm, inj->target, vector);
 		kvm_irq_line(s->ivm->vm, IOAPIC_FIRST_PIN + w, 1);
+		ipi_host_stamp_end(s->ivm, inj->target, vector, seq);
 		kvm_irq_line(s->ivm->vm, IOAPIC_FIRST_PIN + w, 0);
 	}
 }
@@ -208,11 +210,11 @@ static void warm_up(struct injector *inj)
 {
 	struct injectors *s = inj->set;
 	const struct ipi_vcpu *rec = s->ivm->rec[inj->target];
-	uint64_t before = READ_ONCE(rec->received[IPI_WAKE_VECTOR]);
+	uint64_t before = READ_ONCE(rec->received[IPI_KICK_VECTOR]);
 	uint64_t deadline = rdtsc() + s->grace_cycles;
 
-	__ipi_host_send_msi(s->ivm, inj->target, IPI_WAKE_VECTOR);
-	while (READ_ONCE(rec->received[IPI_WAKE_VECTOR]) == before && rdtsc() < deadline)
+	__ipi_host_send_msi(s->ivm, inj->target, IPI_KICK_VECTOR);
+	while (READ_ONCE(rec->received[IPI_KICK_VECTOR]) == before && rdtsc() < deadline)
 		cpu_relax();
 }
 

@@ -55,6 +55,8 @@ bool ipi_guest_host_done(void)
 	return READ_ONCE(ipi_config.host_done) || ipi_guest_should_stop();
 }
 
+static void harness_exit(struct ipi_vcpu *self);
+
 /*
  * This vCPU sends nothing more (the host's last kick waits for that); then
  * wait until no vCPU will: a receiver that drained before its senders
@@ -70,7 +72,7 @@ void ipi_guest_quiet(void)
 	__atomic_fetch_add(&ipi_config.quiet, 1, __ATOMIC_SEQ_CST);
 	ipi_irq_enable();
 	while (READ_ONCE(ipi_config.quiet) < ipi_config.nr_vcpus && !ipi_guest_should_stop())
-		outl(IPI_CHURN_PORT, 0);
+		harness_exit(this_ipi_vcpu());
 }
 
 /*
@@ -119,24 +121,149 @@ void ipi_guest_note_exit(struct ipi_vcpu *self)
 }
 
 /*
+ * The timeline of a dwelling receiver (see ipi_classify.h): every exit it
+ * makes, and every gap in its TSC loop, is a mark.  Marks are pushed with
+ * IF=0, by the loop or by the handler, never both at once.
+ */
+static void push_mark(struct ipi_vcpu *self, uint64_t out, uint64_t in, uint64_t kind)
+{
+	uint64_t n = self->nr_marks;
+	const struct ipi_mark *prev = &self->marks[(n - 1) % IPI_NR_MARKS];
+	struct ipi_mark *m = &self->marks[n % IPI_NR_MARKS];
+
+	/* A gap the handler already recorded, seen again by the loop it interrupted. */
+	if (n && (!prev->in_tsc || (int64_t)(out - prev->in_tsc) < 0))
+		return;
+	m->out_tsc = out;
+	m->in_tsc = in;
+	m->clock = n ? prev->clock + (out - prev->in_tsc) : 0;
+	m->kind = kind;
+	barrier();
+	WRITE_ONCE(self->nr_marks, n + 1);
+}
+
+static void cpuid_exit(void)
+{
+	uint32_t eax = 0, ebx, ecx = 0, edx;
+
+	__cpuid(0, 0, &eax, &ebx, &ecx, &edx);
+}
+
+/*
+ * Start keeping the timeline.  A step of the TSC loop longer than half
+ * the quickest exit this vCPU can make (a cpuid, measured here) is an exit.
+ */
+void ipi_guest_timeline_start(struct ipi_vcpu *self)
+{
+	uint64_t best = UINT64_MAX, t0, t;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		t0 = rdtsc();
+		cpuid_exit();
+		t = rdtsc() - t0;
+		best = t < best ? t : best;
+	}
+	ipi_irq_disable();
+	self->gap_cycles = best / 2;
+	t = rdtsc();
+	push_mark(self, t, t, IPI_MARK_START);
+	WRITE_ONCE(self->loop_tsc, t);
+	WRITE_ONCE(self->timed, 1);
+	ipi_irq_enable();
+}
+
+/* One look of a TSC loop: a step longer than gap_cycles was spent out of the guest. */
+static void timeline_tick(struct ipi_vcpu *self)
+{
+	uint64_t t = rdtsc(), last = READ_ONCE(self->loop_tsc);
+
+	if ((int64_t)(t - last) > (int64_t)self->gap_cycles) {
+		ipi_irq_disable();
+		push_mark(self, last, t, IPI_MARK_GAP);
+		ipi_irq_enable();
+	}
+	WRITE_ONCE(self->loop_tsc, t);
+}
+
+/* An exit the guest makes on purpose, as a mark: @kind is whose it is. */
+static void timeline_exit_begin(struct ipi_vcpu *self, uint64_t kind)
+{
+	bool was_enabled = irqs_enabled();
+	uint64_t t;
+
+	ipi_irq_disable();
+	t = rdtsc();
+	push_mark(self, t, 0, kind);
+	WRITE_ONCE(self->loop_tsc, t);
+	if (was_enabled)
+		ipi_irq_enable();
+}
+
+static void timeline_exit_end(struct ipi_vcpu *self)
+{
+	uint64_t t = rdtsc();
+
+	WRITE_ONCE(self->marks[(self->nr_marks - 1) % IPI_NR_MARKS].in_tsc, t);
+	WRITE_ONCE(self->loop_tsc, t);
+}
+
+/*
+ * An exit to userspace the harness makes (drain, quiet): what it takes
+ * through the next entry was rescued, if it had been pending long before.
+ */
+static void harness_exit(struct ipi_vcpu *self)
+{
+	if (self->timed)
+		timeline_exit_begin(self, IPI_MARK_HARNESS);
+	outl(IPI_CHURN_PORT, 0);
+	if (self->timed)
+		timeline_exit_end(self);
+}
+
+/* Negative control: any pending interrupt under this priority waits. */
+#define HELD_TPR		0xe0
+
+/*
  * A "dwell" receiver's round: an exit that KVM handles in the kernel
  * (cpuid), so the vCPU goes straight back through vcpu_enter_guest(), then
  * the dwell in the guest with interrupts enabled.  An interrupt that missed
  * its notification at that entry waits for the next exit, up to the whole
- * dwell, where a delivery to a running vCPU takes a few microseconds.
+ * dwell, where a delivery to a running vCPU takes a few microseconds: the
+ * timeline shows it pending across the exit, and the classifier calls it
+ * held.
+ *
+ * The held control raises TPR for one dwell, behind the timeline's back,
+ * and lowers it only after one more exit: what arrived meanwhile really
+ * is held across that exit.
  */
 void ipi_guest_exit_and_dwell(struct ipi_vcpu *self)
 {
-	uint32_t eax = 0, ebx, ecx = 0, edx;
+	bool hold = ipi_guest_fault_now(IPI_FAULT_HELD);
 	uint64_t end;
 
+	if (!self->timed)
+		ipi_guest_timeline_start(self);
 	ipi_irq_enable();
 	ipi_guest_note_exit(self);
-	__cpuid(0, 0, &eax, &ebx, &ecx, &edx);
+	timeline_exit_begin(self, IPI_MARK_EXIT);
+	cpuid_exit();
+	timeline_exit_end(self);
+	if (hold)
+		ipi_guest_apic_write(APIC_TASKPRI, HELD_TPR);
 	end = rdtsc() + ipi_config.dwell;
 	/* No PAUSE: PAUSE-loop exiting would end the dwell early. */
 	while (rdtsc() < end && !ipi_guest_host_done())
-		barrier();
+		timeline_tick(self);
+	if (hold) {
+		ipi_guest_note_exit(self);
+		timeline_exit_begin(self, IPI_MARK_EXIT);
+		cpuid_exit();
+		timeline_exit_end(self);
+		WRITE_ONCE(self->fault_release, 1);
+		ipi_guest_apic_write(APIC_TASKPRI, 0);
+		WRITE_ONCE(self->fault_release, 0);
+	}
 }
 
 /*
@@ -146,14 +273,14 @@ void ipi_guest_exit_and_dwell(struct ipi_vcpu *self)
  */
 static void warm_up_ipis(struct ipi_vcpu *self)
 {
-	uint64_t before = READ_ONCE(self->received[IPI_WAKE_VECTOR]);
+	uint64_t before = READ_ONCE(self->received[IPI_KICK_VECTOR]);
 	uint64_t deadline = rdtsc() + ipi_config.wait_timeout;
 	bool was_enabled = irqs_enabled();
 
 	ipi_guest_write_icr((self->index + 1) % ipi_config.nr_vcpus,
-			    APIC_DM_FIXED | APIC_INT_ASSERT | APIC_DEST_PHYSICAL | IPI_WAKE_VECTOR);
+			    APIC_DM_FIXED | APIC_INT_ASSERT | APIC_DEST_PHYSICAL | IPI_KICK_VECTOR);
 	ipi_irq_enable();
-	while (READ_ONCE(self->received[IPI_WAKE_VECTOR]) == before &&
+	while (READ_ONCE(self->received[IPI_KICK_VECTOR]) == before &&
 	       rdtsc() < deadline && !ipi_guest_should_stop())
 		cpu_relax();
 	if (!was_enabled)
@@ -227,6 +354,125 @@ static void account_latency(struct ipi_vcpu *self, uint8_t vector, uint64_t now,
 }
 
 /*
+ * Run time of the guest (IF=1, in its timeline) up to @t, from the marks
+ * pushed so far (@n of them).  Older than every mark kept: the oldest
+ * mark's clock, which makes a window longer, never shorter.
+ */
+static uint64_t clock_at(const struct ipi_vcpu *self, uint64_t n, uint64_t t)
+{
+	uint64_t i, lo = n > IPI_NR_MARKS - 1 ? n - (IPI_NR_MARKS - 1) : 0;
+	const struct ipi_mark *m = NULL, *next = NULL;
+
+	for (i = n; i-- > lo; next = m) {
+		m = &self->marks[i % IPI_NR_MARKS];
+		if (m->in_tsc && (int64_t)(t - m->in_tsc) >= 0) {
+			if (next && (int64_t)(t - next->out_tsc) >= 0)
+				return next->clock;
+			return m->clock + (t - m->in_tsc);
+		}
+		if ((int64_t)(t - m->out_tsc) >= 0)
+			return m->clock;
+	}
+	return m ? m->clock : 0;
+}
+
+static void add_crossing(struct ipi_vcpu *self, uint8_t kind, uint8_t vector,
+			 const struct ipi_tx_slot *slot, uint64_t send_end, uint64_t window,
+			 uint64_t point, uint64_t back, uint64_t now)
+{
+	uint64_t n = self->nr_crossings;
+	struct ipi_crossing *c = &self->crossings[n];
+
+	WRITE_ONCE(self->nr_crossings, n + 1);
+	if (kind == IPI_CROSS_EXIT && READ_ONCE(self->fault_release) &&
+	    window >= ipi_config.dwell / 2)
+		self->fault_held++;
+	/* Past the array, only counted: the classifier reports them unjudged. */
+	if (n >= IPI_MAX_CROSSINGS)
+		return;
+	c->kind = kind;
+	c->vector = vector;
+	c->fault = kind == IPI_CROSS_EXIT && READ_ONCE(self->fault_release);
+	c->pad = (uint32_t)self->deliveries;
+	c->window = window;
+	c->send_tsc = READ_ONCE(slot->tsc);
+	c->send_end_tsc = send_end;
+	c->point_tsc = point;
+	c->back_tsc = back;
+	c->rx_tsc = now;
+}
+
+/*
+ * Was this delivery pending, its send complete, across an exit or the
+ * harness's intervention?  Record it as a crossing, with how long it had
+ * been pending before that point; otherwise it was prompt, and how long
+ * it took goes into the margin's basis.  The classifier (ipi_classify.c)
+ * judges after the run, against margins from the whole run.
+ */
+static void classify_delivery(struct ipi_vcpu *self, uint8_t vector, uint64_t now)
+{
+	const struct ipi_tx_slot *slot = &self->tx[vector];
+	static const uint8_t harness[] = { IPI_WAKE_VECTOR, IPI_KICK_VECTOR };
+	uint64_t seq = READ_ONCE(slot->end_seq), send_end = READ_ONCE(slot->end_tsc);
+	uint64_t n, i, lo, clock_end = 0, clock_now = 0;
+	bool crossed = false, crossed_exit = false, crossed_harness = false;
+
+	/* Delivered before the sender had even returned: nothing to judge. */
+	if (seq != READ_ONCE(slot->sent) || (int64_t)(now - send_end) < 0) {
+		self->prompt++;
+		return;
+	}
+	for (i = 0; i < ARRAY_SIZE(harness); i++) {
+		const struct ipi_tx_slot *h = &self->tx[harness[i]];
+		uint64_t at = READ_ONCE(h->tsc);
+
+		if (READ_ONCE(h->sent) && (int64_t)(at - send_end) > 0 &&
+		    (int64_t)(now - at) >= 0) {
+			add_crossing(self, harness[i] == IPI_WAKE_VECTOR ? IPI_CROSS_WAKE :
+				     IPI_CROSS_KICK, vector, slot, send_end, at - send_end, at, 0,
+				     now);
+			crossed = true;
+		}
+	}
+	if (self->timed) {
+		n = self->nr_marks;
+		/* Back from an exit the loop has not seen yet (not one of ours). */
+		if (self->marks[(n - 1) % IPI_NR_MARKS].in_tsc &&
+		    (int64_t)(now - self->loop_tsc) > (int64_t)self->gap_cycles) {
+			push_mark(self, self->loop_tsc, now, IPI_MARK_GAP);
+			n = self->nr_marks;
+		}
+		clock_end = clock_at(self, n, send_end);
+		clock_now = clock_at(self, n, now);
+		lo = n > IPI_NR_MARKS - 1 ? n - (IPI_NR_MARKS - 1) : 0;
+		for (i = n; i-- > lo;) {
+			const struct ipi_mark *m = &self->marks[i % IPI_NR_MARKS];
+			bool harness_exit = m->kind == IPI_MARK_HARNESS;
+
+			if ((int64_t)(m->out_tsc - send_end) <= 0)
+				break;
+			if (m->kind != IPI_MARK_EXIT && !harness_exit)
+				continue;
+			if (harness_exit ? crossed_harness : crossed_exit)
+				continue;
+			add_crossing(self, harness_exit ? IPI_CROSS_HARNESS_EXIT : IPI_CROSS_EXIT,
+				     vector, slot, send_end, m->clock - clock_end, m->out_tsc,
+				     m->in_tsc, now);
+			crossed_harness |= harness_exit;
+			crossed_exit |= !harness_exit;
+		}
+		crossed |= crossed_exit || crossed_harness;
+	}
+	if (crossed)
+		return;
+	self->prompt++;
+	if (clock_now - clock_end > self->prompt_max_run)
+		self->prompt_max_run = clock_now - clock_end;
+	if (now - send_end > self->prompt_max_tsc)
+		self->prompt_max_tsc = now - send_end;
+}
+
+/*
  * Installed on every vector from IPI_FIRST_VECTOR up.  The TSC is read
  * first so that the latency excludes the handler's own bookkeeping, and the
  * send's stamp before the delivery is counted: a sender waiting for this
@@ -238,7 +484,7 @@ void ipi_guest_handler(struct ex_regs *regs)
 	struct ipi_vcpu *self = this_ipi_vcpu();
 	uint8_t vector = regs->vector;
 	uint64_t sent_tsc = READ_ONCE(self->tx[vector].tsc);
-	bool counted = vector != IPI_WAKE_VECTOR && READ_ONCE(self->tx[vector].sent);
+	bool counted = !ipi_harness_vector(vector) && READ_ONCE(self->tx[vector].sent);
 	bool fault = counted && fault_due(++self->deliveries);
 	uint64_t n = self->received[vector] + 1;
 
@@ -246,6 +492,8 @@ void ipi_guest_handler(struct ex_regs *regs)
 		self->faults_injected++;
 		n++;
 	}
+	if (counted)
+		classify_delivery(self, vector, now);
 	WRITE_ONCE(self->received[vector], n);
 	self->last_rx_tsc = now;
 	self->last_rx_vector = vector;
@@ -262,14 +510,58 @@ void ipi_guest_handler(struct ex_regs *regs)
 	t = rdtsc();
 	apic_write(self, APIC_EOI, 0);
 	lat_hist_record(&self->eoi, rdtsc() - t);
+	/* The handler's own time is no gap in the loop it interrupted. */
+	WRITE_ONCE(self->loop_tsc, rdtsc());
 }
 
-void ipi_guest_stamp(uint32_t dest_index, uint8_t vector)
+/* Count a send to @dest_index on @vector; returns its sequence number. */
+uint64_t ipi_guest_stamp(uint32_t dest_index, uint8_t vector)
 {
 	struct ipi_tx_slot *slot = &ipi_config.vcpus[dest_index].tx[vector];
 
 	WRITE_ONCE(slot->tsc, rdtsc());
-	__atomic_fetch_add(&slot->sent, 1, __ATOMIC_RELEASE);
+	return __atomic_add_fetch(&slot->sent, 1, __ATOMIC_RELEASE);
+}
+
+/* Send @seq to @dest_index on @vector is complete: the ICR write retired. */
+void ipi_guest_stamp_end(uint32_t dest_index, uint8_t vector, uint64_t seq)
+{
+	struct ipi_tx_slot *slot = &ipi_config.vcpus[dest_index].tx[vector];
+
+	WRITE_ONCE(slot->end_tsc, rdtsc());
+	__atomic_store_n(&slot->end_seq, seq, __ATOMIC_RELEASE);
+}
+
+/*
+ * Halt until an interrupt comes.  One that only the watchdog's wake-up
+ * ended, with nothing of the test pending for this vCPU, is stranded: the
+ * vCPU slept on nothing (say, its interrupt was taken inside the STI
+ * shadow, before the HLT).  The rescued control halts with its own
+ * interrupt masked, so that only the watchdog can end the halt.
+ */
+void ipi_guest_halt(void)
+{
+	struct ipi_vcpu *self = this_ipi_vcpu();
+	uint64_t wakes = READ_ONCE(self->received[IPI_WAKE_VECTOR]);
+	uint64_t deliveries = self->deliveries, t = rdtsc();
+	unsigned int v;
+
+	ipi_sti_hlt_cli();
+	if (READ_ONCE(self->received[IPI_WAKE_VECTOR]) == wakes || self->deliveries != deliveries)
+		return;
+	for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++) {
+		if (!ipi_harness_vector(v) &&
+		    READ_ONCE(self->received[v]) < READ_ONCE(self->tx[v].sent))
+			return;
+	}
+	if (self->stranded < IPI_MAX_STRANDS) {
+		struct ipi_strand *st = &self->strands[self->stranded];
+
+		st->hlt_tsc = t;
+		st->wake_sent_tsc = READ_ONCE(self->tx[IPI_WAKE_VECTOR].tsc);
+		st->rx_tsc = self->last_rx_tsc;
+	}
+	WRITE_ONCE(self->stranded, self->stranded + 1);
 }
 
 /*
@@ -281,7 +573,7 @@ static void send_with_fault(ipi_send_fn send, uint32_t dest_index, uint8_t vecto
 	struct ipi_vcpu *self = this_ipi_vcpu();
 	struct ipi_vcpu *dest = &ipi_config.vcpus[dest_index];
 	bool was_enabled = irqs_enabled();
-	uint64_t end, before;
+	uint64_t end, before, seq;
 	uint32_t spiv;
 
 	self->faults_injected++;
@@ -291,8 +583,9 @@ static void send_with_fault(ipi_send_fn send, uint32_t dest_index, uint8_t vecto
 		GUEST_ASSERT(dest_index == self->index);
 		spiv = apic_read(self, APIC_SPIV);
 		apic_write(self, APIC_SPIV, spiv & ~APIC_SPIV_APIC_ENABLED);
-		ipi_guest_stamp(dest_index, vector);
+		seq = ipi_guest_stamp(dest_index, vector);
 		send(dest_index, vector);
+		ipi_guest_stamp_end(dest_index, vector, seq);
 		apic_write(self, APIC_SPIV, spiv);
 		break;
 	case IPI_FAULT_PHANTOM:
@@ -304,21 +597,24 @@ static void send_with_fault(ipi_send_fn send, uint32_t dest_index, uint8_t vecto
 		 * IRR would merge with the next counted one and hide.
 		 */
 		before = READ_ONCE(dest->received[vector]);
-		ipi_guest_stamp(dest_index, vector);
+		seq = ipi_guest_stamp(dest_index, vector);
 		send(dest_index, vector);
+		ipi_guest_stamp_end(dest_index, vector, seq);
 		ipi_guest_wait_for(dest, vector, before + 1);
 		send(dest_index, vector);
 		ipi_guest_wait_for(dest, vector, before + 2);
 		break;
 	case IPI_FAULT_SPURIOUS:
 		send(dest_index, vector + 1);
-		ipi_guest_stamp(dest_index, vector);
+		seq = ipi_guest_stamp(dest_index, vector);
 		send(dest_index, vector);
+		ipi_guest_stamp_end(dest_index, vector, seq);
 		break;
 	case IPI_FAULT_DELAYED:
 		ipi_irq_disable();
-		ipi_guest_stamp(dest_index, vector);
+		seq = ipi_guest_stamp(dest_index, vector);
 		send(dest_index, vector);
+		ipi_guest_stamp_end(dest_index, vector, seq);
 		end = rdtsc() + 2 * ipi_config.delay_threshold;
 		while (rdtsc() < end)
 			cpu_relax();
@@ -331,15 +627,17 @@ static void send_with_fault(ipi_send_fn send, uint32_t dest_index, uint8_t vecto
 }
 
 /*
- * For tests that send by their own means: count one send, and say whether
- * @fault is to be injected into it.
+ * For faults injected at the test's own points (its own sends, a dwell, a
+ * halt): count one such point, and say whether @fault is to be injected
+ * there.
  */
 bool ipi_guest_fault_now(enum ipi_fault fault)
 {
 	struct ipi_vcpu *self = this_ipi_vcpu();
 
-	self->sends++;
-	if (ipi_config.fault != fault || !fault_due(self->sends))
+	if (ipi_config.fault != fault)
+		return false;
+	if (!fault_due(++self->fault_points))
 		return false;
 	self->faults_injected++;
 	return true;
@@ -348,15 +646,16 @@ bool ipi_guest_fault_now(enum ipi_fault fault)
 void ipi_guest_send(ipi_send_fn send, uint32_t dest_index, uint8_t vector)
 {
 	struct ipi_vcpu *self = this_ipi_vcpu();
+	uint64_t seq;
 
 	self->sends++;
-	if (ipi_config.fault && fault_due(self->sends) && ipi_config.fault != IPI_FAULT_NO_EOI &&
-	    ipi_config.fault != IPI_FAULT_DOUBLE_COUNT) {
+	if ((IPI_FAULT_BIT(ipi_config.fault) & IPI_SEND_FAULTS) && fault_due(self->sends)) {
 		send_with_fault(send, dest_index, vector);
 		return;
 	}
-	ipi_guest_stamp(dest_index, vector);
+	seq = ipi_guest_stamp(dest_index, vector);
 	send(dest_index, vector);
+	ipi_guest_stamp_end(dest_index, vector, seq);
 }
 
 /*
@@ -424,7 +723,7 @@ void ipi_guest_drain(void)
 	while (outstanding && !ipi_guest_should_stop()) {
 		outstanding = false;
 		for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++) {
-			if (v != IPI_WAKE_VECTOR &&
+			if (!ipi_harness_vector(v) &&
 			    READ_ONCE(self->received[v]) < READ_ONCE(self->tx[v].sent))
 				outstanding = true;
 		}
@@ -434,7 +733,7 @@ void ipi_guest_drain(void)
 			self->missed_waits++;
 			break;
 		}
-		outl(IPI_CHURN_PORT, 0);
+		harness_exit(self);
 	}
 }
 

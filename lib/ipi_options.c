@@ -21,6 +21,9 @@ static const char * const fault_names[] = {
 	[IPI_FAULT_SPURIOUS] = "spurious",
 	[IPI_FAULT_DELAYED] = "delayed",
 	[IPI_FAULT_TPR_MASK] = "tpr_mask",
+	[IPI_FAULT_HELD] = "held",
+	[IPI_FAULT_RESCUED] = "rescued",
+	[IPI_FAULT_STRANDED] = "stranded",
 };
 
 const char *ipi_fault_name(enum ipi_fault fault)
@@ -74,8 +77,9 @@ void ipi_options_usage(FILE *f, const char *prog)
 		"  -l, --list                list the variants and exit\n"
 		"  -o, --results-dir DIR     write the test's JSON into DIR (default: $IPI_RESULTS_DIR)\n"
 		"      --fault KIND          negative control: lost|phantom|no_eoi|duplicate|\n"
-		"                            double_count|spurious|delayed|tpr_mask\n"
-		"      --fault-every N       inject the fault on every Nth send (1000)\n"
+		"                            double_count|spurious|delayed|tpr_mask|held|\n"
+		"                            rescued|stranded\n"
+		"      --fault-every N       inject the fault on every Nth send (1000); at most --count\n"
 		"  -h, --help                this text\n", prog);
 }
 
@@ -284,7 +288,7 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 		case OPT_FAULT:
 			if (parse_fault(optarg, &o->fault))
 				return bad(err, err_len,
-					   "--fault: '%s' is not one of lost, phantom, no_eoi, duplicate, double_count, spurious, delayed, tpr_mask",
+					   "--fault: '%s' is not one of lost, phantom, no_eoi, duplicate, double_count, spurious, delayed, tpr_mask, held, rescued, stranded",
 					   optarg);
 			break;
 		case OPT_FAULT_EVERY:
@@ -306,6 +310,11 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 		return bad(err, err_len, "unexpected argument '%s'", argv[optind]);
 	if (o->pin && o->migrate_us)
 		return bad(err, err_len, "--pin and --migrate-us contradict each other");
+	/* A negative control that injects nothing would pass for a caught one. */
+	if (o->fault && !o->duration_s && o->count < o->fault_every)
+		return bad(err, err_len, "--fault %s with --count %llu below --fault-every %llu injects nothing",
+			   fault_names[o->fault], (unsigned long long)o->count,
+			   (unsigned long long)o->fault_every);
 	if (o->duration_s && !o->progress_s)
 		o->progress_s = 10;
 	/* The watchdog must not kill a run that is merely long. */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include "apic.h"
 #include "kselftest.h"
 
+#include "ipi_classify.h"
 #include "ipi_harness.h"
 #include "ipi_options.h"
 #include "ipi_report.h"
@@ -44,14 +46,22 @@ int ipi_verdict(const struct ipi_counts *c, bool aborted,
 		const struct ipi_verdict_policy *p, char *why, size_t len)
 {
 	why[0] = '\0';
+	if (p->fault && !c->faults_injected)
+		add_reason(why, len, "negative control injected no fault");
 	if (c->lost)
 		add_reason(why, len, "%llu lost", (unsigned long long)c->lost);
+	if (c->rescued)
+		add_reason(why, len, "%llu rescued", (unsigned long long)c->rescued);
+	if (c->held)
+		add_reason(why, len, "%llu held", (unsigned long long)c->held);
 	if (c->duplicate)
 		add_reason(why, len, "%llu duplicate", (unsigned long long)c->duplicate);
 	if (c->spurious)
 		add_reason(why, len, "%llu spurious", (unsigned long long)c->spurious);
 	if (c->late)
 		add_reason(why, len, "%llu late", (unsigned long long)c->late);
+	if (c->stranded)
+		add_reason(why, len, "%llu stranded", (unsigned long long)c->stranded);
 	if (c->delayed && p->fail_on_delayed)
 		add_reason(why, len, "%llu delayed", (unsigned long long)c->delayed);
 	if (aborted)
@@ -67,6 +77,7 @@ uint64_t cycles_to_ns(uint64_t cycles, uint64_t tsc_khz)
 
 struct run_totals {
 	struct ipi_counts counts;
+	struct ipi_classes classes;
 	struct lat_hist latency;
 	struct lat_hist iteration;
 	struct lat_hist eoi;
@@ -89,7 +100,7 @@ static void collect(struct ipi_vm *ivm, struct run_totals *t)
 		const struct ipi_vcpu *rec = ivm->rec[i];
 
 		for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++) {
-			if (v != IPI_WAKE_VECTOR)
+			if (!ipi_harness_vector(v))
 				ipi_count_vector(&t->counts, rec->tx[v].sent, rec->received[v]);
 		}
 		t->counts.delayed += rec->delayed;
@@ -108,6 +119,10 @@ static void collect(struct ipi_vm *ivm, struct run_totals *t)
 						   ivm->stats_after[i]);
 		}
 	}
+	ipi_classify(ivm, &t->classes);
+	t->counts.held = t->classes.held;
+	t->counts.rescued = t->classes.rescued;
+	t->counts.stranded = t->classes.stranded;
 }
 
 static void write_counts(struct json_writer *w, const struct ipi_counts *c)
@@ -120,6 +135,9 @@ static void write_counts(struct json_writer *w, const struct ipi_counts *c)
 	json_u64(w, "spurious", c->spurious);
 	json_u64(w, "delayed", c->delayed);
 	json_u64(w, "late", c->late);
+	json_u64(w, "held", c->held);
+	json_u64(w, "rescued", c->rescued);
+	json_u64(w, "stranded", c->stranded);
 	json_u64(w, "clock_skew", c->clock_skew);
 	json_u64(w, "missed_waits", c->missed_waits);
 	json_u64(w, "faults_injected", c->faults_injected);
@@ -182,7 +200,7 @@ static void write_per_vector(struct json_writer *w, const struct ipi_vm *ivm)
 			json_u64(w, "received", rec->received[v]);
 			json_u64(w, "delayed", rec->delayed_by_vector[v]);
 			json_u64(w, "max_latency_cycles", rec->max_latency[v]);
-			json_bool(w, "harness", v == IPI_WAKE_VECTOR);
+			json_bool(w, "harness", ipi_harness_vector(v));
 			json_end_object(w);
 		}
 	}
@@ -335,7 +353,7 @@ static void dump_diagnostics(struct ipi_vm *ivm, struct json_writer *w)
 			       (unsigned long long)rec->last_rx_tsc);
 		json_begin_array(w, "outstanding");
 		for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++) {
-			if (v == IPI_WAKE_VECTOR || rec->tx[v].sent <= rec->received[v])
+			if (ipi_harness_vector(v) || rec->tx[v].sent <= rec->received[v])
 				continue;
 			json_begin_object(w, NULL);
 			json_u64(w, "vector", v);
@@ -359,19 +377,20 @@ static const struct ipi_known_issue *explained(const struct ipi_counts *c, bool 
 					       const struct ipi_verdict_policy *p,
 					       const char *test, const char *variant)
 {
-	struct ipi_counts without_late = *c;
-	char why[256];
-
-	without_late.late = 0;
-	if (!c->late || ipi_verdict(&without_late, aborted, p, why, sizeof(why)) != KSFT_PASS)
+	/* Asked to fail on delay: a known issue's late interrupts are delayed too. */
+	if (aborted || (p->fail_on_delayed && c->delayed))
 		return NULL;
-	return ipi_find_known_issue(kvm_vendor_module(), test, variant);
+	return ipi_find_known_issue(kvm_vendor_module(), getenv("IPI_RIG_EMULATOR"), test,
+				    variant, c);
 }
 
 int ipi_vm_report(struct ipi_vm *ivm, const struct ipi_options *opts,
 		  const char *test, const char *variant, struct json_writer *w)
 {
-	struct ipi_verdict_policy policy = { .fail_on_delayed = opts->fail_on_delayed };
+	struct ipi_verdict_policy policy = {
+		.fail_on_delayed = opts->fail_on_delayed,
+		.fault = opts->fault != IPI_FAULT_NONE,
+	};
 	const struct ipi_known_issue *issue = NULL;
 	struct run_totals t;
 	char why[256];
@@ -382,13 +401,17 @@ int ipi_vm_report(struct ipi_vm *ivm, const struct ipi_options *opts,
 	if (verdict != KSFT_PASS)
 		issue = explained(&t.counts, ivm->aborted, &policy, test, variant);
 
-	ksft_print_msg("sent=%llu received=%llu lost=%llu duplicate=%llu spurious=%llu late=%llu delayed=%llu (> %llu us) wakes=%llu\n",
+	ksft_print_msg("sent=%llu received=%llu lost=%llu rescued=%llu held=%llu late=%llu stranded=%llu duplicate=%llu spurious=%llu delayed=%llu (> %llu us) wakes=%llu\n",
 		       (unsigned long long)t.counts.sent, (unsigned long long)t.counts.received,
-		       (unsigned long long)t.counts.lost, (unsigned long long)t.counts.duplicate,
-		       (unsigned long long)t.counts.spurious, (unsigned long long)t.counts.late,
+		       (unsigned long long)t.counts.lost, (unsigned long long)t.counts.rescued,
+		       (unsigned long long)t.counts.held, (unsigned long long)t.counts.late,
+		       (unsigned long long)t.counts.stranded,
+		       (unsigned long long)t.counts.duplicate,
+		       (unsigned long long)t.counts.spurious,
 		       (unsigned long long)t.counts.delayed,
 		       (unsigned long long)opts->delay_threshold_us,
 		       (unsigned long long)ivm->wakes_sent);
+	ipi_classify_print(ivm, &t.classes);
 	print_summary("send->handler", &t.latency, ivm->tsc_khz);
 	print_summary("iteration", &t.iteration, ivm->tsc_khz);
 	print_summary("eoi", &t.eoi, ivm->tsc_khz);
@@ -401,6 +424,7 @@ int ipi_vm_report(struct ipi_vm *ivm, const struct ipi_options *opts,
 	write_params(w, ivm, opts);
 	write_tsc(w, ivm);
 	write_counts(w, &t.counts);
+	ipi_classify_write_json(ivm, &t.classes, w);
 	json_string(w, "fail_reason", verdict == KSFT_PASS ? NULL : why);
 	json_string(w, "known_issue", issue ? issue->what : NULL);
 	json_u64(w, "wakes", ivm->wakes_sent);
@@ -412,7 +436,8 @@ int ipi_vm_report(struct ipi_vm *ivm, const struct ipi_options *opts,
 	write_summary(w, "iteration", &t.iteration, ivm->tsc_khz);
 	write_summary(w, "eoi", &t.eoi, ivm->tsc_khz);
 	write_per_vector(w, ivm);
-	if (t.counts.lost || ivm->aborted)
+	if (t.counts.lost || t.counts.rescued || t.counts.held || t.counts.stranded ||
+	    ivm->aborted)
 		dump_diagnostics(ivm, w);
 	write_stats(w, t.stats, t.counts.sent);
 	if (ivm->report_extra)

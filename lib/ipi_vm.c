@@ -180,13 +180,26 @@ struct ipi_vm *ipi_vm_create(unsigned int nr_vcpus, void *guest_code,
 	return ivm;
 }
 
-/* Count a host send to @dest_index on @vector, stamped in the guest's TSC timeline. */
-void ipi_host_stamp(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector)
+/*
+ * Count a host send to @dest_index on @vector, stamped in the guest's TSC
+ * timeline; returns its sequence number for ipi_host_stamp_end().
+ */
+uint64_t ipi_host_stamp(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector)
 {
 	struct ipi_tx_slot *slot = &ivm->rec[dest_index]->tx[vector];
 
 	WRITE_ONCE(slot->tsc, host_tsc_to_guest(ivm, dest_index, rdtsc()));
-	__atomic_fetch_add(&slot->sent, 1, __ATOMIC_RELEASE);
+	return __atomic_add_fetch(&slot->sent, 1, __ATOMIC_RELEASE);
+}
+
+/* The send is complete: its ioctl or eventfd write returned. */
+void ipi_host_stamp_end(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector,
+			uint64_t seq)
+{
+	struct ipi_tx_slot *slot = &ivm->rec[dest_index]->tx[vector];
+
+	WRITE_ONCE(slot->end_tsc, host_tsc_to_guest(ivm, dest_index, rdtsc()));
+	__atomic_store_n(&slot->end_seq, seq, __ATOMIC_RELEASE);
 }
 
 /* Has the guest taken every send of @vector to @dest_index so far? */
@@ -205,8 +218,11 @@ int __ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vec
 		.data = vector,
 	};
 
-	ipi_host_stamp(ivm, dest_index, vector);
-	return __vm_ioctl(ivm->vm, KVM_SIGNAL_MSI, &msi);
+	uint64_t seq = ipi_host_stamp(ivm, dest_index, vector);
+	int r = __vm_ioctl(ivm->vm, KVM_SIGNAL_MSI, &msi);
+
+	ipi_host_stamp_end(ivm, dest_index, vector, seq);
+	return r;
 }
 
 void ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector)
@@ -323,7 +339,7 @@ static void print_progress(struct ipi_vm *ivm, uint64_t seconds)
 
 	for (i = 0; i < ivm->nr_vcpus; i++) {
 		for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++) {
-			if (v == IPI_WAKE_VECTOR)
+			if (ipi_harness_vector(v))
 				continue;
 			sent += READ_ONCE(ivm->rec[i]->tx[v].sent);
 			received += READ_ONCE(ivm->rec[i]->received[v]);
@@ -336,6 +352,34 @@ static void print_progress(struct ipi_vm *ivm, uint64_t seconds)
 		       (unsigned long long)delayed, (unsigned long long)ivm->wakes_sent);
 }
 
+/* Sends, to any vCPU, that are complete and not delivered. */
+static uint64_t outstanding(const struct ipi_vm *ivm)
+{
+	uint64_t n = 0;
+	unsigned int i, v;
+
+	for (i = 0; i < ivm->nr_vcpus; i++) {
+		const struct ipi_vcpu *rec = ivm->rec[i];
+
+		for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++) {
+			uint64_t sent = READ_ONCE(rec->tx[v].end_seq);
+
+			if (!ipi_harness_vector(v) && sent > READ_ONCE(rec->received[v]))
+				n += sent - READ_ONCE(rec->received[v]);
+		}
+	}
+	return n;
+}
+
+/*
+ * A vCPU halted on an interrupt that never came would sleep forever: when
+ * nothing moves for stall_ms, send every vCPU a wake-up MSI on the
+ * harness's own vector.  If complete sends were outstanding then, the
+ * variant has failed whatever follows (what the wake-up delivers was
+ * rescued, what it does not was lost): give the wake-up one more stall_ms
+ * to show which, then stop, rather than burn more rounds.  With nothing
+ * outstanding, stop after IPI_MAX_WAKES.
+ */
 static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exited)
 {
 	uint64_t last = total_progress(ivm), last_change = now_ms();
@@ -346,17 +390,18 @@ static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exi
 	 */
 	uint64_t period_ms = ivm->stall_ms < 1000 ? ivm->stall_ms / 10 : 100;
 	uint64_t start = now_ms(), next_progress = start + ivm->progress_s * 1000;
+	uint64_t stuck = 0, stop_at = 0;
 	unsigned int i, running = ivm->nr_vcpus;
 
 	while (running) {
 		struct timespec deadline;
 		uint64_t progress;
 
-		clock_gettime(CLOCK_REALTIME, &deadline);
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_nsec += period_ms * 1000000;
 		deadline.tv_sec += deadline.tv_nsec / 1000000000;
 		deadline.tv_nsec %= 1000000000;
-		if (!sem_timedwait(exited, &deadline)) {
+		if (!sem_clockwait(exited, CLOCK_MONOTONIC, &deadline)) {
 			running--;
 			continue;
 		}
@@ -364,13 +409,22 @@ static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exi
 			print_progress(ivm, (now_ms() - start) / 1000);
 			next_progress += ivm->progress_s * 1000;
 		}
+		if (stop_at && !ivm->aborted &&
+		    (now_ms() >= stop_at || outstanding(ivm) < stuck)) {
+			/* What the wake-up delivered has had its chance to land. */
+			usleep(POLL_US * 10);
+			ksft_print_msg("watchdog: %llu interrupts were stuck at a stall; stopping\n",
+				       (unsigned long long)stuck);
+			abort_run(ivm, threads);
+			continue;
+		}
 		progress = total_progress(ivm);
 		if (progress != last) {
 			last = progress;
 			last_change = now_ms();
 			continue;
 		}
-		if (now_ms() - last_change < ivm->stall_ms || ivm->aborted)
+		if (now_ms() - last_change < ivm->stall_ms || ivm->aborted || stop_at)
 			continue;
 
 		last_change = now_ms();
@@ -378,6 +432,9 @@ static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exi
 			abort_run(ivm, threads);
 			continue;
 		}
+		stuck = outstanding(ivm);
+		if (stuck)
+			stop_at = now_ms() + ivm->stall_ms;
 		for (i = 0; i < ivm->nr_vcpus; i++)
 			__ipi_host_send_msi(ivm, i, IPI_WAKE_VECTOR);
 		ivm->wakes_sent++;
@@ -511,7 +568,7 @@ void ipi_host_kick_vcpus(struct ipi_vm *ivm)
 	unsigned int i;
 
 	for (i = 0; i < ivm->nr_vcpus; i++) {
-		__ipi_host_send_msi(ivm, i, IPI_WAKE_VECTOR);
+		__ipi_host_send_msi(ivm, i, IPI_KICK_VECTOR);
 		if (ivm->threads)
 			pthread_kill(ivm->threads[i], IPI_KICK_SIGNAL);
 	}

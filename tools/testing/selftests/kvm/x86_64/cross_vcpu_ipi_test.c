@@ -155,6 +155,7 @@ static void send(uint32_t mask, uint8_t vector)
  */
 static bool send_counted(uint32_t mask, uint8_t vector)
 {
+	uint64_t seq[MAX_VCPUS];
 	uint32_t m;
 
 	for (m = mask; m; m &= m - 1) {
@@ -164,9 +165,11 @@ static bool send_counted(uint32_t mask, uint8_t vector)
 			return false;
 	}
 	for (m = mask; m; m &= m - 1)
-		ipi_guest_stamp(__builtin_ctz(m), vector);
+		seq[__builtin_ctz(m)] = ipi_guest_stamp(__builtin_ctz(m), vector);
 	if (!ipi_guest_fault_now(IPI_FAULT_PHANTOM))
 		send(mask, vector);
+	for (m = mask; m; m &= m - 1)
+		ipi_guest_stamp_end(__builtin_ctz(m), vector, seq[__builtin_ctz(m)]);
 	return true;
 }
 
@@ -211,7 +214,7 @@ static void rx_wait(bool (*done)(struct ipi_vcpu *, uint64_t), uint64_t arg)
 		/* Checked with IF=0, so an IPI after the check wakes the hlt. */
 		if (done(self, arg) || ipi_guest_should_stop())
 			break;
-		ipi_sti_hlt_cli();
+		ipi_guest_halt();
 		WRITE_ONCE(self->progress, self->progress + 1);
 	}
 	ipi_irq_enable();
@@ -229,6 +232,7 @@ static bool ping_arrived(struct ipi_vcpu *self, uint64_t k)
 
 static void finish_sending(void)
 {
+	uint64_t seq[MAX_VCPUS];
 	uint32_t m;
 
 	/*
@@ -239,11 +243,13 @@ static void finish_sending(void)
 	if (__atomic_add_fetch(&senders_done, 1, __ATOMIC_SEQ_CST) != nr_senders())
 		return;
 	for (m = all_receivers(); m; m &= m - 1)
-		ipi_guest_stamp(__builtin_ctz(m), IPI_DONE_VECTOR);
+		seq[__builtin_ctz(m)] = ipi_guest_stamp(__builtin_ctz(m), IPI_DONE_VECTOR);
 	__atomic_store_n(&all_sent, 1, __ATOMIC_SEQ_CST);
-	for (m = all_receivers(); m; m &= m - 1)
+	for (m = all_receivers(); m; m &= m - 1) {
 		ipi_guest_write_icr(__builtin_ctz(m), APIC_DM_FIXED | APIC_INT_ASSERT |
 				    APIC_DEST_PHYSICAL | IPI_DONE_VECTOR);
+		ipi_guest_stamp_end(__builtin_ctz(m), IPI_DONE_VECTOR, seq[__builtin_ctz(m)]);
+	}
 }
 
 static void sender(struct ipi_vcpu *self)
@@ -284,8 +290,10 @@ static void pong(struct ipi_vcpu *self)
 			uint8_t vector = VECTOR_BASE + WINDOW * pinger + w;
 
 			while (answered[w] < READ_ONCE(self->received[vector])) {
-				ipi_guest_stamp(pinger, vector);
+				uint64_t seq = ipi_guest_stamp(pinger, vector);
+
 				send(1u << pinger, vector);
+				ipi_guest_stamp_end(pinger, vector, seq);
 				answered[w]++;
 				total++;
 			}
@@ -361,7 +369,8 @@ static const struct ipi_test test = {
 	.nr_variants = ARRAY_SIZE(variants),
 	.default_count = DEFAULT_COUNT,
 	.min_vcpus = 2, .default_vcpus = 2, .max_vcpus = MAX_VCPUS,
-	.faults = IPI_HANDLER_FAULTS | IPI_FAULT_BIT(IPI_FAULT_PHANTOM),
+	.faults = IPI_HANDLER_FAULTS | IPI_FAULT_BIT(IPI_FAULT_PHANTOM) |
+		  IPI_FAULT_BIT(IPI_FAULT_HELD),
 };
 
 int main(int argc, char *argv[])

@@ -82,7 +82,7 @@ static void exit_once(struct ipi_vcpu *self)
 	case CHURN_HLT:
 	case CHURN_HALT_POLL_OFF:
 		ipi_guest_note_exit(self);
-		ipi_sti_hlt_cli();
+		ipi_guest_halt();
 		ipi_irq_enable();
 		break;
 	case CHURN_DWELL:
@@ -112,13 +112,15 @@ static void send_guest_ipis(struct ipi_vcpu *self)
 {
 	uint8_t vector = GUEST_IPI_VECTOR + self->index;
 	struct ipi_vcpu *target = &ipi_config.vcpus[0];
+	uint64_t seq;
 
 	while (!ipi_guest_host_done()) {
 		if (!ipi_guest_wait_for(target, vector, READ_ONCE(target->tx[vector].sent)))
 			continue;
-		ipi_guest_stamp(0, vector);
+		seq = ipi_guest_stamp(0, vector);
 		ipi_guest_write_icr(0, APIC_DM_FIXED | APIC_INT_ASSERT | APIC_DEST_PHYSICAL |
 					 vector);
+		ipi_guest_stamp_end(0, vector, seq);
 		WRITE_ONCE(self->progress, self->progress + 1);
 	}
 }
@@ -228,7 +230,7 @@ static const struct ipi_test test = {
 	.default_count = DEFAULT_COUNT,
 	.min_vcpus = 1, .default_vcpus = 1, .max_vcpus = MAX_INJECTORS,
 	.faults = IPI_HANDLER_FAULTS | IPI_FAULT_BIT(IPI_FAULT_PHANTOM) |
-		  IPI_FAULT_BIT(IPI_FAULT_TPR_MASK),
+		  IPI_FAULT_BIT(IPI_FAULT_TPR_MASK) | IPI_FAULT_BIT(IPI_FAULT_HELD),
 	.host_injectors = true,
 };
 

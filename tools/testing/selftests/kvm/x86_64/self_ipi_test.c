@@ -33,6 +33,8 @@
 
 #define SELF_IPI_VECTOR		0x40
 #define TPR_BLOCK_ALL		0xf0
+/* Masks SELF_IPI_VECTOR, not the watchdog's wake-up. */
+#define TPR_BLOCK_TEST		0x50
 #define DEFAULT_COUNT		2000
 
 enum wait_mode {
@@ -58,6 +60,30 @@ static void xapic_send_icr_self(uint32_t dest __maybe_unused, uint8_t vector)
 	xapic_write_reg(APIC_ICR, APIC_DEST_SELF | APIC_DM_FIXED | APIC_INT_ASSERT | vector);
 }
 
+/*
+ * Negative controls of the classifier, in the sti_hlt waits: "stranded"
+ * halts once with nothing coming, before the send; "rescued" halts with
+ * its IPI masked by TPR, so that only the watchdog's wake-up ends the
+ * halt, and lowers TPR only then.
+ */
+static void halt_with_fault(struct ipi_vcpu *self, uint64_t expected)
+{
+	if (ipi_guest_fault_now(IPI_FAULT_STRANDED)) {
+		ipi_guest_halt();
+	} else if (ipi_guest_fault_now(IPI_FAULT_RESCUED)) {
+		ipi_guest_apic_write(APIC_TASKPRI, TPR_BLOCK_TEST);
+		ipi_guest_send(mode.send, self->index, SELF_IPI_VECTOR);
+		ipi_guest_halt();
+		ipi_guest_apic_write(APIC_TASKPRI, 0);
+		ipi_irq_enable();
+		ipi_guest_wait(SELF_IPI_VECTOR, expected);
+		return;
+	}
+	ipi_guest_send(mode.send, self->index, SELF_IPI_VECTOR);
+	ipi_guest_halt();
+	ipi_guest_expect_delivered(SELF_IPI_VECTOR, expected);
+}
+
 static void send_and_wait(struct ipi_vcpu *self, uint64_t expected)
 {
 	bool tpr = mode.wait >= TPR;
@@ -66,6 +92,10 @@ static void send_and_wait(struct ipi_vcpu *self, uint64_t expected)
 		ipi_irq_enable();
 	else
 		ipi_irq_disable();
+	if (mode.wait == STI_HLT) {
+		halt_with_fault(self, expected);
+		return;
+	}
 	if (tpr)
 		ipi_guest_apic_write(APIC_TASKPRI, TPR_BLOCK_ALL);
 
@@ -78,9 +108,8 @@ static void send_and_wait(struct ipi_vcpu *self, uint64_t expected)
 	case TPR_STI_NOP:
 		__asm__ __volatile__("sti; nop; cli" ::: "memory");
 		break;
-	case STI_HLT:
 	case TPR_STI_HLT:
-		ipi_sti_hlt_cli();
+		ipi_guest_halt();
 		break;
 	case SPIN:
 		ipi_guest_wait(SELF_IPI_VECTOR, expected);
@@ -146,7 +175,8 @@ static const struct ipi_test test = {
 	.nr_variants = ARRAY_SIZE(variants),
 	.default_count = DEFAULT_COUNT,
 	.min_vcpus = 1, .default_vcpus = 1, .max_vcpus = 1,
-	.faults = IPI_HANDLER_FAULTS | IPI_SEND_FAULTS,
+	.faults = IPI_HANDLER_FAULTS | IPI_SEND_FAULTS | IPI_FAULT_BIT(IPI_FAULT_RESCUED) |
+		  IPI_FAULT_BIT(IPI_FAULT_STRANDED),
 };
 
 int main(int argc, char *argv[])
