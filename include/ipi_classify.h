@@ -55,7 +55,6 @@ struct ipi_classes {
 	uint64_t prompt;		/* deliveries that crossed nothing */
 	uint64_t crossings;		/* that crossed something, judged or not */
 	uint64_t unjudged;		/* crossings past IPI_MAX_CROSSINGS per vCPU */
-	uint64_t control_held;		/* held control: held back at least half a dwell */
 	uint64_t control_released;	/* held control: let in after its exit */
 	uint64_t control_flagged;	/* ... of those, judged held */
 	uint64_t margin_run;		/* cycles of guest running time */

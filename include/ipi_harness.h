@@ -145,6 +145,7 @@ struct ipi_crossing {
 };
 
 #define IPI_MAX_CROSSINGS	512
+#define IPI_MAX_FAULT_WINDOWS	1024
 
 /* A halt that only the watchdog's wake-up ended. */
 struct ipi_strand {
@@ -194,7 +195,8 @@ struct ipi_vcpu {
 	struct ipi_crossing crossings[IPI_MAX_CROSSINGS];
 	uint64_t stranded;
 	struct ipi_strand strands[IPI_MAX_STRANDS];
-	uint64_t fault_held;		/* held control: deliveries it really held back */
+	uint64_t fault_released;	/* held control: deliveries it let in after an exit */
+	uint64_t fault_windows[IPI_MAX_FAULT_WINDOWS];	/* ... and how long each was held */
 	struct lat_hist latency;	/* send TSC to handler entry */
 	struct lat_hist iteration;	/* one test iteration, as the test defines it */
 	struct lat_hist eoi;		/* the handler's EOI write */

@@ -105,7 +105,6 @@ void ipi_classify(const struct ipi_vm *ivm, struct ipi_classes *c)
 		c->crossings += rec->nr_crossings;
 		c->unjudged += rec->nr_crossings - kept(rec);
 		c->stranded += rec->stranded;
-		c->control_held += rec->fault_held;
 	}
 	c->clock_error = clock_error(ivm);
 	c->margin_run = 2 * (max_run + gap) + 2 * c->clock_error;
@@ -199,8 +198,14 @@ void ipi_classify_write_json(const struct ipi_vm *ivm, const struct ipi_classes 
 	json_u64(w, "unjudged", c->unjudged);
 	json_begin_object(w, "held_control");
 	json_u64(w, "released", c->control_released);
-	json_u64(w, "held_half_dwell", c->control_held);
 	json_u64(w, "judged_held", c->control_flagged);
+	/* As the guest recorded them, apart from the crossings the classifier read. */
+	json_begin_array(w, "windows_cycles");
+	for (i = 0; i < ivm->nr_vcpus; i++) {
+		for (k = 0; k < ivm->rec[i]->fault_released && k < IPI_MAX_FAULT_WINDOWS; k++)
+			json_u64(w, NULL, ivm->rec[i]->fault_windows[k]);
+	}
+	json_end_array(w);
 	json_end_object(w);
 	json_begin_array(w, "held");
 	for_each_judged(ivm, c, J_HELD, write_crossing, w);

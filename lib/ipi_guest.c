@@ -240,7 +240,7 @@ static void harness_exit(struct ipi_vcpu *self)
 void ipi_guest_exit_and_dwell(struct ipi_vcpu *self)
 {
 	bool hold = ipi_guest_fault_now(IPI_FAULT_HELD);
-	uint64_t end;
+	uint64_t end, length = ipi_config.dwell;
 
 	if (!self->timed)
 		ipi_guest_timeline_start(self);
@@ -249,9 +249,15 @@ void ipi_guest_exit_and_dwell(struct ipi_vcpu *self)
 	timeline_exit_begin(self, IPI_MARK_EXIT);
 	cpuid_exit();
 	timeline_exit_end(self);
-	if (hold)
+	if (hold) {
+		/*
+		 * Long enough that the margin (twice the slowest prompt delivery)
+		 * cannot cover it: four times the slowest so far, and the dwell.
+		 */
+		length += 4 * (self->prompt_max_run + self->gap_cycles);
 		ipi_guest_apic_write(APIC_TASKPRI, HELD_TPR);
-	end = rdtsc() + ipi_config.dwell;
+	}
+	end = rdtsc() + length;
 	/* No PAUSE: PAUSE-loop exiting would end the dwell early. */
 	while (rdtsc() < end && !ipi_guest_host_done())
 		timeline_tick(self);
@@ -384,9 +390,12 @@ static void add_crossing(struct ipi_vcpu *self, uint8_t kind, uint8_t vector,
 	struct ipi_crossing *c = &self->crossings[n];
 
 	WRITE_ONCE(self->nr_crossings, n + 1);
-	if (kind == IPI_CROSS_EXIT && READ_ONCE(self->fault_release) &&
-	    window >= ipi_config.dwell / 2)
-		self->fault_held++;
+	/* The held control's own record of what it held, and for how long. */
+	if (kind == IPI_CROSS_EXIT && READ_ONCE(self->fault_release)) {
+		if (self->fault_released < IPI_MAX_FAULT_WINDOWS)
+			self->fault_windows[self->fault_released] = window;
+		self->fault_released++;
+	}
 	/* Past the array, only counted: the classifier reports them unjudged. */
 	if (n >= IPI_MAX_CROSSINGS)
 		return;

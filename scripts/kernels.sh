@@ -145,7 +145,9 @@ run=$results/$run_id
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cmdline="console=ttyS0,115200 panic=-1 quiet loglevel=1${append:+ $append}"
+# IPI_RIG_EMULATOR reaches /init, and the tests, as an environment
+# variable: the key of known issues that are the emulator's own.
+cmdline="console=ttyS0,115200 panic=-1 quiet loglevel=1 IPI_RIG_EMULATOR=$emulator${bochs_model:+:$bochs_model}${append:+ $append}"
 if [ -z "$modroot" ]; then
 	# KVM built in: its parameters go on the command line.
 	for p in $params; do

@@ -7,6 +7,7 @@
 passed=0
 failed=0
 skipped=0
+xfailed=0
 checks=0
 
 ok() {
@@ -25,6 +26,14 @@ skip() {
 	checks=$((checks + 1))
 	skipped=$((skipped + 1))
 	echo "ok $checks $* # SKIP"
+}
+
+# A known issue's expected failure: not a pass; counted apart, and in
+# the closing line with the skips.
+xfail() {
+	checks=$((checks + 1))
+	xfailed=$((xfailed + 1))
+	echo "ok $checks $*"
 }
 
 # check NAME CONDITION-COMMAND...: one result from a command's exit status.
@@ -46,6 +55,7 @@ show_log() {
 }
 
 summary() {
-	echo "$passed passed, $failed failed, $skipped skipped"
+	[ "$xfailed" -eq 0 ] || echo "# $xfailed XFAIL (known issues), counted with the skipped"
+	echo "$passed passed, $failed failed, $((skipped + xfailed)) skipped"
 	[ "$failed" -eq 0 ]
 }
