@@ -27,7 +27,11 @@
  *
  *   held      crossed one of the test's exits after more than the run
  *             margin of guest running time: it waited for a later entry
- *             than KVM guarantees (the races of b95234c8);
+ *             than KVM guarantees (the races of b95234c8).  With posted
+ *             interrupts configured (APICv, AVIC), crossing an exit the
+ *             guest did not ask for counts the same: KVM posts to a
+ *             running vCPU without an exit, where the software path may
+ *             need its kick's;
  *   rescued   crossed a harness exit (drain, quiet) after more than the run
  *             margin, or the watchdog's wake-up or the end-of-run kick
  *             after more than the TSC margin: without the harness it

@@ -125,6 +125,7 @@ struct ipi_mark {
  */
 enum ipi_crossing_kind {
 	IPI_CROSS_EXIT,		/* a test exit: held if @window > margin */
+	IPI_CROSS_GAP,		/* with posted interrupts, an exit it did not ask for: held too */
 	IPI_CROSS_HARNESS_EXIT,	/* a drain or quiet exit: rescued */
 	IPI_CROSS_WAKE,		/* the watchdog's wake-up: rescued */
 	IPI_CROSS_KICK,		/* the end-of-run kick: rescued */
@@ -221,6 +222,13 @@ struct ipi_guest_config {
 	uint32_t check_icr;
 	uint32_t host_done;		/* host injectors have sent everything */
 	uint32_t quiet;			/* vCPUs that will send nothing more */
+	/*
+	 * Posted interrupts (APICv, AVIC) are configured: an interrupt to a
+	 * running vCPU must arrive without another exit, so one that waited
+	 * for an exit the guest did not ask for was held too.  On the
+	 * software path that exit may be the kick that delivers it.
+	 */
+	uint32_t posted;
 };
 
 extern struct ipi_guest_config ipi_config;

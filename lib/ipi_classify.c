@@ -18,7 +18,8 @@
 enum judged { J_NONE, J_HELD, J_RESCUED };
 
 static const char * const kind_names[] = {
-	[IPI_CROSS_EXIT] = "exit", [IPI_CROSS_HARNESS_EXIT] = "harness_exit",
+	[IPI_CROSS_EXIT] = "exit", [IPI_CROSS_GAP] = "unasked_exit",
+	[IPI_CROSS_HARNESS_EXIT] = "harness_exit",
 	[IPI_CROSS_WAKE] = "watchdog_wake", [IPI_CROSS_KICK] = "end_of_run_kick",
 };
 
@@ -50,7 +51,8 @@ static uint64_t clock_error(const struct ipi_vm *ivm)
 
 static bool exceeds(const struct ipi_classes *c, const struct ipi_crossing *x)
 {
-	if (x->kind == IPI_CROSS_EXIT || x->kind == IPI_CROSS_HARNESS_EXIT)
+	if (x->kind == IPI_CROSS_EXIT || x->kind == IPI_CROSS_GAP ||
+	    x->kind == IPI_CROSS_HARNESS_EXIT)
 		return x->window > c->margin_run;
 	return x->window > c->margin_tsc;
 }
@@ -74,7 +76,7 @@ static enum judged judge(const struct ipi_classes *c, const struct ipi_crossing 
 	for (k = 0; k < n; k++) {
 		if (!exceeds(c, &x[k]))
 			continue;
-		if (x[k].kind != IPI_CROSS_EXIT) {
+		if (x[k].kind != IPI_CROSS_EXIT && x[k].kind != IPI_CROSS_GAP) {
 			*why = &x[k];
 			return J_RESCUED;
 		}

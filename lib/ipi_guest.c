@@ -424,7 +424,8 @@ static void classify_delivery(struct ipi_vcpu *self, uint8_t vector, uint64_t no
 	static const uint8_t harness[] = { IPI_WAKE_VECTOR, IPI_KICK_VECTOR };
 	uint64_t seq = READ_ONCE(slot->end_seq), send_end = READ_ONCE(slot->end_tsc);
 	uint64_t n, i, lo, clock_end = 0, clock_now = 0;
-	bool crossed = false, crossed_exit = false, crossed_harness = false;
+	unsigned int crossed_kinds = 0;
+	bool crossed = false;
 
 	/* Delivered before the sender had even returned: nothing to judge. */
 	if (seq != READ_ONCE(slot->sent) || (int64_t)(now - send_end) < 0) {
@@ -456,21 +457,26 @@ static void classify_delivery(struct ipi_vcpu *self, uint8_t vector, uint64_t no
 		lo = n > IPI_NR_MARKS - 1 ? n - (IPI_NR_MARKS - 1) : 0;
 		for (i = n; i-- > lo;) {
 			const struct ipi_mark *m = &self->marks[i % IPI_NR_MARKS];
-			bool harness_exit = m->kind == IPI_MARK_HARNESS;
+			uint8_t kind;
 
 			if ((int64_t)(m->out_tsc - send_end) <= 0)
 				break;
-			if (m->kind != IPI_MARK_EXIT && !harness_exit)
+			if (m->kind == IPI_MARK_EXIT)
+				kind = IPI_CROSS_EXIT;
+			else if (m->kind == IPI_MARK_HARNESS)
+				kind = IPI_CROSS_HARNESS_EXIT;
+			else if (m->kind == IPI_MARK_GAP && ipi_config.posted)
+				kind = IPI_CROSS_GAP;
+			else
 				continue;
-			if (harness_exit ? crossed_harness : crossed_exit)
+			/* The newest of each kind: the longest it had been pending. */
+			if (crossed_kinds & (1u << kind))
 				continue;
-			add_crossing(self, harness_exit ? IPI_CROSS_HARNESS_EXIT : IPI_CROSS_EXIT,
-				     vector, slot, send_end, m->clock - clock_end, m->out_tsc,
-				     m->in_tsc, now);
-			crossed_harness |= harness_exit;
-			crossed_exit |= !harness_exit;
+			crossed_kinds |= 1u << kind;
+			add_crossing(self, kind, vector, slot, send_end, m->clock - clock_end,
+				     m->out_tsc, m->in_tsc, now);
 		}
-		crossed |= crossed_exit || crossed_harness;
+		crossed |= crossed_kinds != 0;
 	}
 	if (crossed)
 		return;

@@ -20,6 +20,7 @@
 #include "ipi_harness.h"
 #include "ipi_options.h"
 #include "kselftest.h"
+#include "host_info.h"
 #include "kvm_stats_snapshot.h"
 
 /* Wake-ups the watchdog tries before it gives up on a stalled run. */
@@ -126,6 +127,7 @@ static void init_guest_config(struct ipi_vm *ivm, vm_vaddr_t records,
 	cfg->fault_every = opts->fault_every;
 	cfg->vcpus = (struct ipi_vcpu *)records;
 	cfg->check_icr = opts->check_icr;
+	cfg->posted = strcmp(kvm_configured_delivery(), "software-lapic") != 0;
 	ivm->config = cfg;
 }
 

@@ -15,14 +15,16 @@ usage() {
 Usage: bisect.sh [options] [-- test arguments...]
 
 Runs the selected tests (through run_tests.sh) and decides:
-  bad   (exit 1)   any lost, duplicate or spurious interrupt, or a failing
-                   variant; or, with --baseline, a variant whose median
+  bad   (exit 1)   a failing variant (lost, rescued, held, late, stranded,
+                   duplicate or spurious interrupts, with no test argument); or, with --baseline, a variant whose median
                    regressed beyond --max-regress-pct or --max-regress-cycles
                    (the 95% bootstrap CI of the change above zero, as in
                    compare.sh);
   skip  (exit 125) --prepare failed (build, install, boot: it is not this
                    commit's verdict), every test skipped, or the run broke
-                   (no results, bad usage, a comparison that could not run);
+                   (no results, a comparison that could not run);
+  abort (exit 128) a usage error: git bisect run stops, rather than skip
+                   every commit;
   good  (exit 0)   otherwise.
 
   -t, --test GLOB            tests to run (repeatable; default: all)
@@ -78,6 +80,13 @@ skip_commit() {
 	exit $SKIP
 }
 
+# A mistake in the command line is no property of the commit: git bisect
+# run aborts the whole bisection on an exit status of 128 or more.
+usage_error() {
+	say "usage error: $*"
+	exit 128
+}
+
 tests=()
 label=
 repeat=3
@@ -94,22 +103,22 @@ results=$SRC/results/bisect
 args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-t|--test) [ -n "${2:-}" ] || skip_commit "$1 needs a value"; tests+=(-t "$2"); shift 2 ;;
-	-r|--repeat) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || skip_commit "--repeat needs a number"; repeat=$2; shift 2 ;;
-	--baseline) [ -d "${2:-}" ] || skip_commit "--baseline '${2:-}' is not a directory"; baseline=$2; shift 2 ;;
-	--max-regress-pct) [[ ${2:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] || skip_commit "--max-regress-pct needs a number"; max_pct=$2; shift 2 ;;
-	--max-regress-cycles) [[ ${2:-} =~ ^[0-9]+$ ]] || skip_commit "--max-regress-cycles needs a number"; max_cycles=$2; shift 2 ;;
-	--prepare) [ -n "${2:-}" ] || skip_commit "--prepare needs a command"; prepare=$2; shift 2 ;;
-	--rig) [ -d "${2:-}" ] || skip_commit "--rig '${2:-}' is not a directory"; rig=$(realpath "$2"); shift 2 ;;
-	--emulator) [[ ${2:-} =~ ^(qemu|bochs|bochs-noapicv)$ ]] || skip_commit "--emulator is qemu, bochs or bochs-noapicv"
+	-t|--test) [ -n "${2:-}" ] || usage_error "$1 needs a value"; tests+=(-t "$2"); shift 2 ;;
+	-r|--repeat) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage_error "--repeat needs a number"; repeat=$2; shift 2 ;;
+	--baseline) [ -d "${2:-}" ] || usage_error "--baseline '${2:-}' is not a directory"; baseline=$2; shift 2 ;;
+	--max-regress-pct) [[ ${2:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage_error "--max-regress-pct needs a number"; max_pct=$2; shift 2 ;;
+	--max-regress-cycles) [[ ${2:-} =~ ^[0-9]+$ ]] || usage_error "--max-regress-cycles needs a number"; max_cycles=$2; shift 2 ;;
+	--prepare) [ -n "${2:-}" ] || usage_error "--prepare needs a command"; prepare=$2; shift 2 ;;
+	--rig) [ -d "${2:-}" ] || usage_error "--rig '${2:-}' is not a directory"; rig=$(realpath "$2"); shift 2 ;;
+	--emulator) [[ ${2:-} =~ ^(qemu|bochs|bochs-noapicv)$ ]] || usage_error "--emulator is qemu, bochs or bochs-noapicv"
 		emulator=$2; shift 2 ;;
-	--bochs-model) [ -n "${2:-}" ] || skip_commit "$1 needs a model"; bochs_model=(--bochs-model "$2"); shift 2 ;;
-	--build-dir) [ -n "${2:-}" ] || skip_commit "$1 needs a directory"; build_dir=$2; shift 2 ;;
-	-b|--bin-dir) [ -n "${2:-}" ] || skip_commit "$1 needs a value"; bin_dir=$2; shift 2 ;;
-	-o|--results) [ -n "${2:-}" ] || skip_commit "$1 needs a value"; results=$2; shift 2 ;;
+	--bochs-model) [ -n "${2:-}" ] || usage_error "$1 needs a model"; bochs_model=(--bochs-model "$2"); shift 2 ;;
+	--build-dir) [ -n "${2:-}" ] || usage_error "$1 needs a directory"; build_dir=$2; shift 2 ;;
+	-b|--bin-dir) [ -n "${2:-}" ] || usage_error "$1 needs a value"; bin_dir=$2; shift 2 ;;
+	-o|--results) [ -n "${2:-}" ] || usage_error "$1 needs a value"; results=$2; shift 2 ;;
 	-h|--help) usage; exit $GOOD ;;
 	--) shift; args=("$@"); break ;;
-	*) skip_commit "unknown argument '$1' (see --help)" ;;
+	*) usage_error "unknown argument '$1' (see --help)" ;;
 	esac
 done
 
@@ -177,11 +186,12 @@ esac
 mapfile -t files < <(jq -r --arg run "$run" '.tests[] | select(.result) | "\($run)/\(.result)"' "$run/run.json")
 bad=$(for f in "${files[@]}"; do jq -r '.test as $t | .variants[] |
 		select(.status == "fail" or .status == "timeout" or .status == "crash" or
-		       (.counts.lost // 0) > 0 or (.counts.duplicate // 0) > 0 or
-		       (.counts.spurious // 0) > 0) |
-		"\($t)/\(.name): \(.status), lost \(.counts.lost // "-"), duplicate \(.counts.duplicate // "-"), spurious \(.counts.spurious // "-")"' "$f"; done)
+		       (.counts.lost // 0) > 0 or (.counts.rescued // 0) > 0 or
+		       (.counts.held // 0) > 0 or (.counts.stranded // 0) > 0 or
+		       (.counts.duplicate // 0) > 0 or (.counts.spurious // 0) > 0) |
+		"\($t)/\(.name): \(.status), \(.fail_reason // "-")"' "$f"; done)
 if [ -n "$bad" ] || [ "$rc" -eq 1 ]; then
-	say "BAD: failing variants or lost/duplicate/spurious interrupts"
+	say "BAD: failing variants (lost, rescued, held, late, stranded, duplicate or spurious interrupts)"
 	[ -z "$bad" ] || indent "$bad"
 	exit $BAD
 fi
