@@ -44,5 +44,7 @@ int json_finish(struct json_writer *w);
  * replacing an existing result.  Returns 0 or a negative errno.
  */
 int write_file_noreplace(const char *path, const void *buf, size_t len);
+/* The same, with rename(2): for a file this run created and keeps up to date. */
+int write_file_replace(const char *path, const void *buf, size_t len);
 
 #endif /* IPI_JSON_WRITER_H */

@@ -27,6 +27,7 @@ static const char * const status_names[] = {
 };
 
 struct variant_outcome {
+	bool done;			/* it ran; else its status is "not_run" */
 	enum variant_status status;
 	int code;			/* exit code or signal */
 	char reason[512];		/* why it skipped, or its known issue */
@@ -240,6 +241,11 @@ static void write_variant_json(struct json_writer *w, const struct ipi_variant *
 {
 	json_begin_object(w, NULL);
 	json_string(w, "name", v->name);
+	if (!out->done) {
+		json_string(w, "status", "not_run");
+		json_end_object(w);
+		return;
+	}
 	json_string(w, "status", status_names[out->status]);
 	json_i64(w, "exit_code", out->status == V_CRASH ? -out->code : out->code);
 	json_double(w, "seconds", out->seconds);
@@ -266,10 +272,16 @@ static char *results_path(const struct ipi_options *o, const char *test_name)
 	return path;
 }
 
+/*
+ * The test's results so far, every variant not run yet marked so: written
+ * before the first variant (which claims the file, never overwriting
+ * another run's) and again, atomically, after each one, so that a run
+ * killed by kselftest's timeout keeps what it finished.
+ */
 static void write_results(const char *path, const char *test_name, int argc, char **argv,
 			  const char *started, const struct ipi_variant *variants,
 			  const bool *selected, const struct variant_outcome *outs,
-			  unsigned int n)
+			  unsigned int n, bool first, bool complete)
 {
 	struct json_writer w;
 	char finished[32], *buf = NULL;
@@ -285,7 +297,8 @@ static void write_results(const char *path, const char *test_name, int argc, cha
 	json_u64(&w, "schema_version", 1);
 	json_string(&w, "test", test_name);
 	json_string(&w, "started", started);
-	json_string(&w, "finished", finished);
+	json_string(&w, complete ? "finished" : "updated", finished);
+	json_bool(&w, "complete", complete);
 	json_begin_array(&w, "argv");
 	for (i = 0; i < (unsigned int)argc; i++)
 		json_string(&w, NULL, argv[i]);
@@ -302,10 +315,11 @@ static void write_results(const char *path, const char *test_name, int argc, cha
 	TEST_ASSERT(!json_finish(&w), "JSON writer error");
 	fclose(mem);
 
-	r = write_file_noreplace(path, buf, len);
+	r = first ? write_file_noreplace(path, buf, len) : write_file_replace(path, buf, len);
 	if (r)
 		ksft_exit_fail_msg("writing %s: %s\n", path, strerror(-r));
-	ksft_print_msg("results: %s\n", path);
+	if (complete)
+		ksft_print_msg("results: %s\n", path);
 	free(buf);
 }
 
@@ -364,6 +378,10 @@ int ipi_test_main(const struct ipi_test *t, int argc, char **argv)
 	path = results_path(&o, test_name);
 	iso_time(started, sizeof(started));
 
+	/* Before anything runs: an unwritable directory fails now, not at the end. */
+	if (path)
+		write_results(path, test_name, argc, argv, started, variants, selected, outs,
+			      nr_variants, true, false);
 	ksft_print_header();
 	ksft_set_plan(nr_selected);
 	for (i = 0; i < nr_variants; i++) {
@@ -371,7 +389,11 @@ int ipi_test_main(const struct ipi_test *t, int argc, char **argv)
 			continue;
 		ksft_print_msg("%s: %s\n", test_name, variants[i].name);
 		run_variant(test_name, &variants[i], &o, &outs[i]);
+		outs[i].done = true;
 		report_ktap(&variants[i], &outs[i]);
+		if (path)
+			write_results(path, test_name, argc, argv, started, variants, selected,
+				      outs, nr_variants, false, false);
 		pass += outs[i].status == V_PASS;
 		skip += outs[i].status == V_SKIP;
 		fail += outs[i].status != V_PASS && outs[i].status != V_SKIP &&
@@ -379,7 +401,7 @@ int ipi_test_main(const struct ipi_test *t, int argc, char **argv)
 	}
 	if (path)
 		write_results(path, test_name, argc, argv, started, variants, selected,
-			      outs, nr_variants);
+			      outs, nr_variants, false, true);
 	for (i = 0; i < nr_variants; i++)
 		free(outs[i].members);
 	free(path);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -169,7 +170,7 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-int write_file_noreplace(const char *path, const void *buf, size_t len)
+static int write_file(const char *path, const void *buf, size_t len, bool replace)
 {
 	char *tmp;
 	int fd, ret;
@@ -187,10 +188,20 @@ int write_file_noreplace(const char *path, const void *buf, size_t len)
 		ret = -errno;
 	if (close(fd) && !ret)
 		ret = -errno;
-	if (!ret && link(tmp, path))
+	if (!ret && (replace ? rename(tmp, path) : link(tmp, path)))
 		ret = -errno;
 	unlink(tmp);
 out:
 	free(tmp);
 	return ret;
+}
+
+int write_file_noreplace(const char *path, const void *buf, size_t len)
+{
+	return write_file(path, buf, len, false);
+}
+
+int write_file_replace(const char *path, const void *buf, size_t len)
+{
+	return write_file(path, buf, len, true);
 }
