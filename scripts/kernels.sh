@@ -42,6 +42,11 @@ Usage: kernels.sh -k KERNEL [options] [-- test arguments...]
                          patching (int3 Oops in __schedule) under this suite
       --timeout S        each boot, in seconds (default 600 for qemu, 1800
                          for bochs)
+      --silence S        end a boot whose serial console printed nothing
+                         for S seconds (default: three times the tests'
+                         own per-variant timeout, -T, 100 s unless given,
+                         plus a minute: every variant prints as it starts
+                         and ends)
   -b, --bin-dir DIR      the static tests (default: $SRC/build/static/tests)
   -o, --results DIR      results root (default: $SRC/results)
       --run-id ID        the run's directory name (default: time, kernel, emulator)
@@ -50,9 +55,13 @@ Usage: kernels.sh -k KERNEL [options] [-- test arguments...]
 The tests must be built static first: make static.  QEMU and Bochs are
 built on first use (about 2.5 minutes and 1 minute) into build/rig/.
 Exit status: 0 when every test passed, 1 when one failed, 2 when the rig
-itself failed (emulator, panic, modules, truncated output) in any boot;
+itself failed (emulator, panic, modules, corrupt output) in any boot;
 then nothing is stored as a result, and the serial log is kept beside
-the results as <run-id>.failed.log.
+the results as <run-id>.failed.log.  A boot that timed out or fell
+silent keeps what finished: the tests that completed, and the test it
+was running as "timeout", with the variants it had reported (run.json's
+"incomplete" says which boot and test).  That is exit 1 when anything
+was judged before the cut, and 2 only when nothing was.
 EOT
 }
 
@@ -71,6 +80,7 @@ tests=()
 repeat=1
 cpus=2
 timeout_s=
+silence_s=
 tcg_thread=single
 qemu_bin=
 label=
@@ -95,6 +105,7 @@ while [ $# -gt 0 ]; do
 	--qemu) [ -x "${2:-}" ] || die "--qemu '${2:-}' is not an executable"; qemu_bin=$(realpath "$2"); shift 2 ;;
 	--tcg-thread) [[ ${2:-} =~ ^(single|multi)$ ]] || die "--tcg-thread is single or multi"; tcg_thread=$2; shift 2 ;;
 	--timeout) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--timeout needs seconds"; timeout_s=$2; shift 2 ;;
+	--silence) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--silence needs seconds"; silence_s=$2; shift 2 ;;
 	-b|--bin-dir) [ -d "${2:-}" ] || die "--bin-dir '${2:-}' is not a directory"; static=$2; shift 2 ;;
 	-o|--results) [ -n "${2:-}" ] || die "$1 needs a value"; results=$2; shift 2 ;;
 	--run-id) [[ ${2:-} =~ ^[A-Za-z0-9._+-]+$ ]] || die "--run-id must be a plain name"; run_id=$2; shift 2 ;;
@@ -104,6 +115,17 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$kernel" ] || die "no kernel (-k)"
+if [ -z "$silence_s" ]; then
+	variant_timeout=100
+	for ((i = 0; i < ${#args[@]}; i++)); do
+		case ${args[i]} in
+		-T|--timeout-s) variant_timeout=${args[i + 1]:-100} ;;
+		--timeout-s=*) variant_timeout=${args[i]#*=} ;;
+		esac
+	done
+	[[ $variant_timeout =~ ^[0-9]+$ ]] || die "-T '$variant_timeout' is not a number of seconds"
+	silence_s=$((3 * variant_timeout + 60))
+fi
 [ ${#tests[@]} -gt 0 ] || tests=(self_ipi_test cross_vcpu_ipi_test host_injection_test)
 case $emulator in
 qemu)
@@ -173,28 +195,63 @@ failed() {
 	die "$* (serial log: $results/$run_id.failed.log)"
 }
 
-# One boot into $work/boot-$1: its serial log, checked and unpacked.
+# One boot into $work/boot-$1: its serial log, checked and unpacked.  A
+# boot that ran out of time, or whose console fell silent, keeps what it
+# finished (parse-serial.sh --partial) and is noted in $work/incomplete.
 boot_once() {
-	local dir=$work/boot-$1 start rc why
+	local dir=$work/boot-$1 start rc why cut running pid size last=-1 quiet=0
 
 	start=$EPOCHREALTIME
 	# (Bochs creates its serial file only once the guest writes to it.)
 	: >"$work/raw.log"
-	EMULATOR=$emulator_bin QEMU_TCG_THREAD=$tcg_thread BOCHS_CPU_MODEL=$bochs_model \
+	setsid env EMULATOR="$emulator_bin" QEMU_TCG_THREAD="$tcg_thread" BOCHS_CPU_MODEL="$bochs_model" \
 		"$SRC/scripts/rig/$boot" "$vmlinuz" "$work/initrd" "$cmdline" \
-		"$cpus" "$timeout_s" "$work/raw.log" 2>"$work/boot.err"
+		"$cpus" "$timeout_s" "$work/raw.log" 2>"$work/boot.err" &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 5
+		size=$(stat -c %s "$work/raw.log" 2>/dev/null || echo 0)
+		if [ "$size" -ne "$last" ]; then
+			last=$size quiet=0
+			continue
+		fi
+		quiet=$((quiet + 5))
+		if [ "$quiet" -ge "$silence_s" ]; then
+			kill -TERM -- "-$pid" 2>/dev/null
+			sleep 2
+			kill -KILL -- "-$pid" 2>/dev/null
+			break
+		fi
+	done
+	wait "$pid"
 	rc=$?
+	[ "$quiet" -lt "$silence_s" ] || rc=125
 	# (A marker may share its line with what the firmware printed before it.)
 	tr -d '\r' <"$work/raw.log" | sed 's/^.*\(@@KVMIPI \)/\1/' >"$work/serial.log"
-	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-		failed "boot $1: $emulator timed out after $timeout_s s"
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] || [ "$rc" -eq 125 ]; then
+		cut="$emulator timed out after $timeout_s s"
+		[ "$rc" -ne 125 ] || cut="the serial console was silent for $silence_s s"
+		running=$(sed -n 's/^@@KVMIPI START \(.*\)@@$/\1/p' "$work/serial.log" | tail -n 1)
+		if [ -n "$running" ] && grep -q "^@@KVMIPI EXIT $running " "$work/serial.log"; then
+			running=
+		fi
+		echo "kernels: boot $1: $cut${running:+, in $running}; keeping what finished" >&2
+		why=$("$SRC/scripts/rig/parse-serial.sh" --partial "$work/serial.log" "$dir" 2>&1) ||
+			failed "boot $1: $why"
+		[ -f "$dir/rig-info" ] || failed "boot $1: $cut, before anything ran"
+		jq -cn --argjson boot "$1" --arg why "$cut" --arg test "$running" \
+			'{boot: $boot, why: $why, test: (if $test == "" then null else $test end)}' \
+			>>"$work/incomplete"
+	else
+		why=$("$SRC/scripts/rig/parse-serial.sh" "$work/serial.log" "$dir" 2>&1) ||
+			failed "boot $1: $why"
+		[ "$rc" -eq 0 ] || failed "boot $1: $emulator exited with $rc: $(tail -1 "$work/boot.err")"
 	fi
-	why=$("$SRC/scripts/rig/parse-serial.sh" "$work/serial.log" "$dir" 2>&1) || failed "boot $1: $why"
-	[ "$rc" -eq 0 ] || failed "boot $1: $emulator exited with $rc: $(tail -1 "$work/boot.err")"
 	cp "$work/serial.log" "$dir/serial.log"
 	awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }' >"$dir/seconds"
 }
 
+: >"$work/incomplete"
 for r in $(seq 1 "$repeat"); do
 	boot_once "$r"
 done
@@ -202,7 +259,7 @@ done
 # Every boot completed: the run, as run_tests.sh would write it, plus
 # what the rig knows.
 mkdir "$run" || die "cannot create $run"
-pass=0 fail=0 skip=0 n=0
+pass=0 fail=0 skip=0 unjudged=0 n=0
 echo "TAP version 13"
 echo "1..$((${#tests[@]} * repeat))"
 : >"$work/entries"
@@ -220,17 +277,31 @@ for r in $(seq 1 "$repeat"); do
 		sed -n "/^@@KVMIPI START $t@@\$/,/^@@KVMIPI EXIT $t /p" "$dir/serial.log" |
 			grep -v '^@@KVMIPI' | sed 's/^/# /'
 		trc=$(sed -n "s/^@@KVMIPI EXIT $t \([0-9]*\)@@\$/\1/p" "$dir/serial.log")
+		started=$(grep -c "^@@KVMIPI START $t@@\$" "$dir/serial.log")
 		[ -n "$trc" ] || trc=255
 		result=
 		if [ -f "$dir/$t.json" ]; then
 			cp "$dir/$t.json" "$out/$t.json"
 			result=$sub$t.json
 		fi
-		case $trc in
-		0) status=pass; pass=$((pass + 1)); echo "ok $n $t ($label, $emulator$what)" ;;
-		4) status=skip; skip=$((skip + 1)); echo "ok $n $t ($label, $emulator$what) # SKIP" ;;
-		*) status=fail; fail=$((fail + 1)); echo "not ok $n $t ($label, $emulator$what) # exit=$trc" ;;
-		esac
+		if [ "$trc" -eq 255 ] && [ "$started" -eq 0 ] && [ -s "$work/incomplete" ]; then
+			# Cut short before it began: not judged.
+			status=not_run; echo "ok $n $t ($label, $emulator$what) # SKIP not run: the boot was cut short"
+		elif [ "$trc" -eq 255 ] && [ "$started" -gt 0 ] && [ -s "$work/incomplete" ]; then
+			status=timeout
+			# Judged only by what it had reported: a failing variant is a failure.
+			if sed -n "/^@@KVMIPI START $t@@\$/,\$p" "$dir/serial.log" | grep -q '^not ok '; then
+				fail=$((fail + 1)); echo "not ok $n $t ($label, $emulator$what) # cut short, after failing variants"
+			else
+				unjudged=$((unjudged + 1)); echo "not ok $n $t ($label, $emulator$what) # cut short, nothing failed before"
+			fi
+		else
+			case $trc in
+			0) status=pass; pass=$((pass + 1)); echo "ok $n $t ($label, $emulator$what)" ;;
+			4) status=skip; skip=$((skip + 1)); echo "ok $n $t ($label, $emulator$what) # SKIP" ;;
+			*) status=fail; fail=$((fail + 1)); echo "not ok $n $t ($label, $emulator$what) # exit=$trc" ;;
+			esac
+		fi
 		jq -cn --arg name "$t" --arg status "$status" --argjson rc "$trc" --arg result "$result" \
 			--argjson rep "$rep" \
 			'{name: $name, status: $status, exit_code: $rc, repeat: $rep,
@@ -249,7 +320,7 @@ done | jq -s . >"$work/seconds.json"
 jq -s --arg id "$run_id" --arg emulator "$emulator" --arg kernel "$kernel" --arg klabel "$label" \
 	--arg bochs_model "$bochs_model" --arg emulator_bin "$emulator_bin" \
 	--argjson cpus "$cpus" --argjson repeat "$repeat" --slurpfile boots "$work/seconds.json" \
-	--slurpfile rig "$work/rig.json" \
+	--slurpfile rig "$work/rig.json" --slurpfile incomplete "$work/incomplete" \
 	--arg revision "$(git -C "$SRC" rev-parse HEAD 2>/dev/null || echo unknown)" '
 	{schema: "kvm-ipi-selftests/run", schema_version: 1, run_id: $id, repeat: $repeat,
 	 kernel_release: $rig[0].kernel_release, suite_revision: $revision,
@@ -261,10 +332,13 @@ jq -s --arg id "$run_id" --arg emulator "$emulator" --arg kernel "$kernel" --arg
 	       cmdline: $rig[0].cmdline,
 	       params: ($rig[0] | with_entries(select(.key | startswith("param."))) |
 			with_entries(.key |= ltrimstr("param.")))},
+	 incomplete: (if ($incomplete | length) > 0 then $incomplete else null end),
 	 tests: ., totals: {pass: (map(select(.status == "pass")) | length),
 			    fail: (map(select(.status == "fail")) | length),
 			    skip: (map(select(.status == "skip")) | length)}}' \
 	"$work/entries" >"$run/.run.json.tmp" && ln "$run/.run.json.tmp" "$run/run.json"
 rm -f "$run/.run.json.tmp"
 echo "# results: $run (boots and tests: $(jq -r '.rig.seconds | . * 10 | round / 10' "$run/run.json") s)"
-[ $fail -eq 0 ]
+[ $fail -eq 0 ] || exit 1
+# Cut short with nothing failed before: the rest could not be judged.
+[ $unjudged -eq 0 ] && [ ! -s "$work/incomplete" ] || exit 2

@@ -12,38 +12,30 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tests/lib.sh
 . "$SRC/tests/lib.sh"
 
-# Dwell receivers (the race's scenarios) and, beside them, receivers that
-# spin, exit all the time or halt, which are not built to see it.
-VARIANTS='*_back_to_back_dwell,x2apic_stream_physical_dwell,xapic_stream_physical_dwell'
-VARIANTS+=',x2apic_many_to_one_physical_dwell,x2apic_pingpong_physical_dwell'
-VARIANTS+=',msi_back_to_back_spin,msi_back_to_back_cpuid,msi_back_to_back_hlt'
-VARIANTS+=',x2apic_stream_physical_spin,x2apic_stream_physical_halt'
-# On Bochs' Skylake-X the vCPU takes an external-interrupt exit every few
-# MSIs (about 0.18 per MSI, against none on Ice Lake), which delivers a
-# held-back interrupt after 20-30 us instead of at the end of the dwell:
-# the races show, but as a tail ten times shorter.
-BOCHS_MODEL=corei7_icelake_u
+# The tests with receivers that pass through VM entry and stay in the
+# guest after it (dwell), where a held-back interrupt shows; the rig's
+# choice, as a user's run would be the whole suite.
+TESTS=(-t host_injection_test -t cross_vcpu_ipi_test)
+# Emulation is slow: fewer sends than the tests' defaults.  Nothing else:
+# the verdict is the suite's own, with no threshold, dwell or variant
+# chosen for the race.
+DEFAULT_ARGS=(-c 200)
 
 usage() {
 	cat <<EOT
 Usage: race-experiment.sh [options] [-- test arguments...]
 
-  -r, --repeat N     boots per kernel (default 5)
-  -o, --out DIR      where (default: results/races-<time>); never overwritten
-  -h, --help         this text
+  -r, --repeat N       boots per kernel (default 3)
+      --bochs-model M  Bochs' CPU model (default: kernels.sh's, Skylake-X)
+  -o, --out DIR        where (default: results/races-<time>); never overwritten
+  -h, --help           this text
 
-Test arguments default to: -c 2000 -d 30 --dwell-us 100 --pin -v <the race
-scenarios and a few others>.  A delivery slower than 30 us counts as
-delayed: under Bochs, on the stock kernel with APICv, deliveries took
-0.2-2 us and, in 120,000 of them, at most 11 us (host events in between);
-one held back to the next VM entry takes up to the 100 us dwell.
-
-Stock is booted once more with APICv off (bochs-noapicv), as a second
-baseline; there a delay is 200 us (software injection takes 10-25 us
-under Bochs, with a tail near 180 us), and only lost, duplicate or
-spurious interrupts count against it.  A boot "caught" a race when any
-variant in it had a delayed or lost interrupt.  Passes when stock caught
-nothing in any boot and each race kernel was caught in at least one.
+Each kernel runs host_injection_test and cross_vcpu_ipi_test with no
+verdict arguments: only -c 200, for emulation speed.  A boot's verdict
+is the suite's own: it fails when any variant failed (held, rescued,
+lost, ... interrupts).  Stock is booted once more with APICv off
+(bochs-noapicv).  Passes when no stock boot failed and each race kernel
+failed in at least 2 of 3 boots (with -r 1: in its one boot).
 EOT
 }
 
@@ -52,19 +44,22 @@ die() {
 	exit 2
 }
 
-repeat=5
+repeat=3
+model=()
 out=
 args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-r|--repeat) [[ ${2:-} =~ ^[1-9][0-9]?$ ]] || die "--repeat is 1 to 99"; repeat=$2; shift 2 ;;
+	--bochs-model) [[ ${2:-} =~ ^[a-z0-9_]+$ ]] || die "--bochs-model needs a model name"
+		model=(--bochs-model "$2"); shift 2 ;;
 	-o|--out) [ -n "${2:-}" ] || die "$1 needs a directory"; out=$2; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
 	--) shift; args=("$@"); break ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
 done
-[ ${#args[@]} -gt 0 ] || args=(-c 2000 -d 30 --dwell-us 100 --pin -v "$VARIANTS")
+[ ${#args[@]} -gt 0 ] || args=("${DEFAULT_ARGS[@]}")
 [ -n "$out" ] || out=$SRC/results/races-$(date -u +%Y%m%d-%H%M%S)
 [ ! -e "$out" ] || die "$out exists; results are never overwritten"
 mkdir -p "$out" || die "cannot create $out"
@@ -74,21 +69,28 @@ mapfile -t kernels < <("$SRC/scripts/rig/race-kernels.sh") || die "building the 
 [ ${#kernels[@]} -ge 2 ] || die "no race kernels were built"
 
 echo "TAP version 13"
-# boot NAME BZIMAGE EMULATOR [MORE TEST ARGUMENTS]
+# boot NAME BZIMAGE EMULATOR: -r boots into $out/NAME.
 boot() {
 	"$SRC/scripts/kernels.sh" -k "$2" --label "$1" -e "$3" -r "$repeat" -o "$out" --run-id "$1" \
-		--bochs-model "$BOCHS_MODEL" \
-		-t host_injection_test -t cross_vcpu_ipi_test -- "${args[@]}" "${@:4}" >"$out/$1.log" 2>&1
+		"${model[@]}" "${TESTS[@]}" -- "${args[@]}" >"$out/$1.log" 2>&1
 	[ $? -le 1 ] || { not_ok "$1: the rig failed: $(tail -n 1 "$out/$1.log")"; return 1; }
 }
 
-# boots_with RUN JQ: how many of its boots had JQ (of a variant's counts) > 0.
-boots_with() {
+# boot_dir RUN R: boot R's results (kernels.sh keeps a single boot's at the top).
+boot_dir() {
+	if [ "$repeat" -gt 1 ]; then echo "$1/rep-$2"; else echo "$1"; fi
+}
+
+# failed_boots RUN: how many of its boots had a failing variant (the
+# verdict with no arguments; an XFAIL is a known issue, not a pass, and
+# not a failure either).
+failed_boots() {
 	local r n=0
 
 	for r in $(seq 1 "$repeat"); do
-		jq -e -s "[.[].variants[].counts | $2] | add > 0" \
-			"$1"/rep-"$r"/*_test.json >/dev/null 2>&1 && n=$((n + 1))
+		jq -e -s '[.[].variants[] | select(.status != "pass" and .status != "xfail" and
+			   .status != "skip")] | length > 0' \
+			"$(boot_dir "$1" "$r")"/*_test.json >/dev/null 2>&1 && n=$((n + 1))
 	done
 	echo "$n"
 }
@@ -97,36 +99,43 @@ names=()
 for line in "${kernels[@]}"; do
 	read -r name image <<<"$line"
 	boot "$name" "$image" bochs && names+=("$name")
-	[ "$name" != stock ] || { boot stock-noapicv "$image" bochs-noapicv -d 200 && names+=(stock-noapicv); }
+	[ "$name" != stock ] || { boot stock-noapicv "$image" bochs-noapicv && names+=(stock-noapicv); }
 done
 
-wrong='.lost + .duplicate + .spurious'
+need=$(( repeat >= 3 ? 2 : 1 ))
 for name in "${names[@]}"; do
+	n=$(failed_boots "$out/$name")
 	case $name in
-	stock-noapicv)
-		n=$(boots_with "$out/$name" "$wrong")
-		d=$(boots_with "$out/$name" .delayed)
-		check "$name: no lost, duplicate or spurious interrupt in any boot ($n of $repeat had one; $d had delays over 200 us)" \
+	stock*) check "$name: the verdict with no arguments passed in every boot ($n of $repeat failed)" \
 			test "$n" -eq 0 ;;
-	stock)
-		n=$(boots_with "$out/$name" "$wrong + .delayed")
-		check "$name: no lost or delayed interrupt in any boot ($n of $repeat had one)" test "$n" -eq 0 ;;
-	*)
-		n=$(boots_with "$out/$name" "$wrong + .delayed")
-		check "$name: the race was caught in $n of $repeat boots" test "$n" -gt 0 ;;
+	*) check "$name: the verdict with no arguments failed in $n of $repeat boots (at least $need)" \
+			test "$n" -ge "$need" ;;
 	esac
 done
 
-# Per kernel and variant, over all boots: what a KVM developer looks at.
+# Per kernel and boot: the verdict, and what it found.
 {
-	echo "| kernel | variant | sent | lost | delayed | boots with delays | p99 (cycles) | max (cycles) |"
-	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+	echo "| kernel | boot | verdict with no arguments | failing variants | held | rescued | lost | stranded (XFAIL) | sent |"
+	echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 	for name in "${names[@]}"; do
-		jq -s -r --arg k "$name" '[.[] | .test as $t | .variants[] | {v: "\($t)/\(.name)",
-			sent: .counts.sent, lost: .counts.lost, delayed: .counts.delayed,
-			p99: .latency.cycles.p99, max: .latency.cycles.max}] | group_by(.v)[] |
-			"| \($k) | \(.[0].v) | \(map(.sent) | add) | \(map(.lost) | add) | \(map(.delayed) | add) | \(map(select(.delayed > 0)) | length)/\(length) | \(map(.p99) | max) | \(map(.max) | max) |"' \
-			"$out/$name"/rep-*/*_test.json
+		for r in $(seq 1 "$repeat"); do
+			jq -s -r --arg k "$name" --arg r "$r" '[.[].variants[]] as $v |
+				($v | map(select(.status == "fail" or .status == "timeout" or .status == "crash")) | length) as $f |
+				"| \($k) | \($r) | \(if $f > 0 then "fail" else "pass" end) | \($f) | \($v | map(.counts.held // 0) | add) | \($v | map(.counts.rescued // 0) | add) | \($v | map(.counts.lost // 0) | add) | \($v | map(.counts.stranded // 0) | add) | \($v | map(.counts.sent // 0) | add) |"' \
+				"$(boot_dir "$out/$name" "$r")"/*_test.json
+		done
+	done
+	echo
+	echo "| kernel | variant | boots it failed | held | worst window (cycles) | margin (cycles) |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: |"
+	for name in "${names[@]}"; do
+		mapfile -t files < <(find "$out/$name" -name '*_test.json')
+		jq -s -r --arg k "$name" '[.[] | .test as $t | .variants[] | select(.counts.held > 0) |
+			{v: "\($t)/\(.name)", held: .counts.held,
+			 w: ([.classification.held[].window_cycles] | max),
+			 m: .classification.margin_run_cycles}] | group_by(.v)[] |
+			"| \($k) | \(.[0].v) | \(length) | \(map(.held) | add) | \(map(.w) | max) | \(map(.m) | max) |"' \
+			"${files[@]}"
 	done
 } >"$out/summary.md"
 sed "s/^/# /" "$out/summary.md"
