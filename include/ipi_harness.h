@@ -63,6 +63,7 @@ enum ipi_fault {
 	IPI_FAULT_HELD,		/* a dwell receiver masks by TPR across an exit */
 	IPI_FAULT_RESCUED,	/* the receiver halts with its interrupt masked by TPR */
 	IPI_FAULT_STRANDED,	/* the receiver halts with nothing coming */
+	IPI_FAULT_CLOCK,	/* the host's TSC conversion is put off by 10 ms */
 	IPI_NR_FAULTS,
 };
 
@@ -164,10 +165,14 @@ struct ipi_vcpu {
 
 	/* Written only by this vCPU. */
 	uint64_t received[IPI_NR_VECTORS];
+	/* Per vector: the send sequence last delivered, and deliveries of one already delivered. */
+	uint64_t delivered_seq[IPI_NR_VECTORS];
+	uint32_t received_again[IPI_NR_VECTORS];
 	uint64_t delayed;		/* late, or slower than the threshold */
 	uint64_t late;			/* not taken where the architecture says it must be */
 	uint8_t late_pending[IPI_NR_VECTORS];
 	uint64_t clock_skew;		/* handler TSC before send TSC */
+	uint64_t max_clock_skew;	/* ... by this much at most */
 	uint64_t missed_waits;		/* bounded waits that gave up */
 	uint64_t sends;			/* sends made by this vCPU, for fault_every */
 	uint64_t fault_points;		/* ipi_guest_fault_now() calls, for fault_every */

@@ -28,6 +28,7 @@ struct ipi_counts {
 	uint64_t rescued;	/* delivered only after the harness intervened */
 	uint64_t stranded;	/* halts only the watchdog ended, nothing pending */
 	uint64_t clock_skew;	/* handler TSC earlier than send TSC */
+	uint64_t clock_skew_beyond;	/* ... by more than the measured clock error */
 	uint64_t missed_waits;
 	uint64_t faults_injected;	/* by a negative control, as the guest counted them */
 };
@@ -37,8 +38,13 @@ struct ipi_verdict_policy {
 	bool fault;		/* a negative control ran: one that injected nothing fails */
 };
 
-/* Account one (vCPU, vector) pair's send and receive counts. */
-void ipi_count_vector(struct ipi_counts *c, uint64_t sent, uint64_t received);
+/*
+ * Account one (vCPU, vector) pair's send and receive counts; @again of the
+ * deliveries were of a send already delivered (the handler matches each
+ * delivery to the send whose sequence number the slot holds).
+ */
+void ipi_count_vector(struct ipi_counts *c, uint64_t sent, uint64_t received,
+		      uint64_t again);
 
 /*
  * KSFT_PASS or KSFT_FAIL.  Lost, rescued, held, late, stranded, duplicate

@@ -345,6 +345,8 @@ static void account_latency(struct ipi_vcpu *self, uint8_t vector, uint64_t now,
 
 	if (now < sent_tsc) {
 		self->clock_skew++;
+		if (sent_tsc - now > self->max_clock_skew)
+			self->max_clock_skew = sent_tsc - now;
 		latency = 0;
 	} else {
 		latency = now - sent_tsc;
@@ -507,8 +509,19 @@ void ipi_guest_handler(struct ex_regs *regs)
 		self->faults_injected++;
 		n++;
 	}
-	if (counted)
+	if (counted) {
+		uint64_t seq = READ_ONCE(self->tx[vector].sent);
+
+		/*
+		 * One send outstanding per vector: this delivery is of the
+		 * latest.  Delivered before, it is a duplicate, even if another
+		 * send of this vector goes missing.
+		 */
+		if (seq == self->delivered_seq[vector])
+			self->received_again[vector]++;
+		self->delivered_seq[vector] = seq;
 		classify_delivery(self, vector, now);
+	}
 	WRITE_ONCE(self->received[vector], n);
 	self->last_rx_tsc = now;
 	self->last_rx_vector = vector;

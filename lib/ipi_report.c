@@ -17,16 +17,20 @@
 #include "json_writer.h"
 #include "kvm_stats_snapshot.h"
 
-void ipi_count_vector(struct ipi_counts *c, uint64_t sent, uint64_t received)
+void ipi_count_vector(struct ipi_counts *c, uint64_t sent, uint64_t received,
+		      uint64_t again)
 {
+	uint64_t once = received - again;
+
 	c->sent += sent;
 	c->received += received;
-	if (!sent)
+	if (!sent) {
 		c->spurious += received;
-	else if (received > sent)
-		c->duplicate += received - sent;
-	else
-		c->lost += sent - received;
+		return;
+	}
+	/* Matched send by send, a loss and a duplicate cannot cancel out. */
+	c->duplicate += again + (once > sent ? once - sent : 0);
+	c->lost += once < sent ? sent - once : 0;
 }
 
 static __printf(3, 4) void add_reason(char *why, size_t len, const char *fmt, ...)
@@ -62,6 +66,9 @@ int ipi_verdict(const struct ipi_counts *c, bool aborted,
 		add_reason(why, len, "%llu late", (unsigned long long)c->late);
 	if (c->stranded)
 		add_reason(why, len, "%llu stranded", (unsigned long long)c->stranded);
+	if (c->clock_skew_beyond)
+		add_reason(why, len, "clock skew beyond the TSC error on %llu vCPUs",
+			   (unsigned long long)c->clock_skew_beyond);
 	if (c->delayed && p->fail_on_delayed)
 		add_reason(why, len, "%llu delayed", (unsigned long long)c->delayed);
 	if (aborted)
@@ -101,7 +108,8 @@ static void collect(struct ipi_vm *ivm, struct run_totals *t)
 
 		for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++) {
 			if (!ipi_harness_vector(v))
-				ipi_count_vector(&t->counts, rec->tx[v].sent, rec->received[v]);
+				ipi_count_vector(&t->counts, rec->tx[v].sent, rec->received[v],
+						 rec->received_again[v]);
 		}
 		t->counts.delayed += rec->delayed;
 		t->counts.late += rec->late;
@@ -120,6 +128,11 @@ static void collect(struct ipi_vm *ivm, struct run_totals *t)
 		}
 	}
 	ipi_classify(ivm, &t->classes);
+	/* A delivery before its send, past what the clocks' error allows: the timeline is wrong. */
+	for (i = 0; i < ivm->nr_vcpus; i++) {
+		if (ivm->rec[i]->max_clock_skew > t->classes.clock_error)
+			t->counts.clock_skew_beyond++;
+	}
 	t->counts.held = t->classes.held;
 	t->counts.rescued = t->classes.rescued;
 	t->counts.stranded = t->classes.stranded;
@@ -139,6 +152,7 @@ static void write_counts(struct json_writer *w, const struct ipi_counts *c)
 	json_u64(w, "rescued", c->rescued);
 	json_u64(w, "stranded", c->stranded);
 	json_u64(w, "clock_skew", c->clock_skew);
+	json_u64(w, "clock_skew_beyond_error", c->clock_skew_beyond);
 	json_u64(w, "missed_waits", c->missed_waits);
 	json_u64(w, "faults_injected", c->faults_injected);
 	json_end_object(w);

@@ -172,6 +172,12 @@ struct ipi_vm *ipi_vm_create(unsigned int nr_vcpus, void *guest_code,
 	for (i = 0; i < nr_vcpus; i++)
 		init_vcpu_record(ivm, i, records + i * sizeof(struct ipi_vcpu));
 	ipi_vm_calibrate_tsc(ivm);
+	/* Negative control: host stamps land 10 ms in the guest's future. */
+	if (opts->fault == IPI_FAULT_CLOCK) {
+		for (i = 0; i < nr_vcpus; i++)
+			ivm->tsc_offset[i] += 10 * ivm->tsc_khz;
+		ivm->host_faults_injected++;
+	}
 	init_guest_config(ivm, records, opts);
 
 	for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++)

@@ -12,7 +12,7 @@ TEST(exact_delivery_is_clean)
 {
 	struct ipi_counts c = {};
 
-	ipi_count_vector(&c, 1000, 1000);
+	ipi_count_vector(&c, 1000, 1000, 0);
 	EXPECT_EQ(1000, c.sent);
 	EXPECT_EQ(1000, c.received);
 	EXPECT_EQ(0, c.lost + c.duplicate + c.spurious);
@@ -22,7 +22,7 @@ TEST(missing_deliveries_are_lost)
 {
 	struct ipi_counts c = {};
 
-	ipi_count_vector(&c, 1000, 997);
+	ipi_count_vector(&c, 1000, 997, 0);
 	EXPECT_EQ(3, c.lost);
 	EXPECT_EQ(0, c.duplicate + c.spurious);
 }
@@ -31,17 +31,28 @@ TEST(extra_deliveries_are_duplicates)
 {
 	struct ipi_counts c = {};
 
-	ipi_count_vector(&c, 1000, 1002);
+	ipi_count_vector(&c, 1000, 1002, 0);
 	EXPECT_EQ(2, c.duplicate);
 	EXPECT_EQ(0, c.lost + c.spurious);
+}
+
+/* Matched send by send: a loss and a duplicate on one vector both show. */
+TEST(a_duplicate_does_not_hide_a_loss)
+{
+	struct ipi_counts c = {};
+
+	ipi_count_vector(&c, 1000, 1000, 1);
+	EXPECT_EQ(1, c.lost);
+	EXPECT_EQ(1, c.duplicate);
+	EXPECT_EQ(0, c.spurious);
 }
 
 TEST(unsent_vectors_are_spurious)
 {
 	struct ipi_counts c = {};
 
-	ipi_count_vector(&c, 0, 5);
-	ipi_count_vector(&c, 0, 0);
+	ipi_count_vector(&c, 0, 5, 0);
+	ipi_count_vector(&c, 0, 0, 0);
 	EXPECT_EQ(5, c.spurious);
 	EXPECT_EQ(0, c.lost + c.duplicate);
 }
@@ -51,8 +62,8 @@ TEST(vectors_do_not_cancel_out)
 {
 	struct ipi_counts c = {};
 
-	ipi_count_vector(&c, 10, 9);
-	ipi_count_vector(&c, 10, 11);
+	ipi_count_vector(&c, 10, 9, 0);
+	ipi_count_vector(&c, 10, 11, 0);
 	EXPECT_EQ(20, c.sent);
 	EXPECT_EQ(20, c.received);
 	EXPECT_EQ(1, c.lost);

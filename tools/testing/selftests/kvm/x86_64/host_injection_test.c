@@ -230,7 +230,8 @@ static const struct ipi_test test = {
 	.default_count = DEFAULT_COUNT,
 	.min_vcpus = 1, .default_vcpus = 1, .max_vcpus = MAX_INJECTORS,
 	.faults = IPI_HANDLER_FAULTS | IPI_FAULT_BIT(IPI_FAULT_PHANTOM) |
-		  IPI_FAULT_BIT(IPI_FAULT_TPR_MASK) | IPI_FAULT_BIT(IPI_FAULT_HELD),
+		  IPI_FAULT_BIT(IPI_FAULT_TPR_MASK) | IPI_FAULT_BIT(IPI_FAULT_HELD) |
+		  IPI_FAULT_BIT(IPI_FAULT_CLOCK),
 	.host_injectors = true,
 };
 
