@@ -27,6 +27,7 @@ Usage: race-experiment.sh [options] [-- test arguments...]
 
   -r, --repeat N       boots per kernel (default 3)
       --bochs-model M  Bochs' CPU model (default: kernels.sh's, Skylake-X)
+  -b, --bin-dir DIR    the static tests (default: kernels.sh's, build/static/tests)
   -o, --out DIR        where (default: results/races-<time>); never overwritten
   -h, --help           this text
 
@@ -46,6 +47,7 @@ die() {
 
 repeat=3
 model=()
+bin=()
 out=
 args=()
 while [ $# -gt 0 ]; do
@@ -53,6 +55,7 @@ while [ $# -gt 0 ]; do
 	-r|--repeat) [[ ${2:-} =~ ^[1-9][0-9]?$ ]] || die "--repeat is 1 to 99"; repeat=$2; shift 2 ;;
 	--bochs-model) [[ ${2:-} =~ ^[a-z0-9_]+$ ]] || die "--bochs-model needs a model name"
 		model=(--bochs-model "$2"); shift 2 ;;
+	-b|--bin-dir) [ -d "${2:-}" ] || die "--bin-dir '${2:-}' is not a directory"; bin=(-b "$2"); shift 2 ;;
 	-o|--out) [ -n "${2:-}" ] || die "$1 needs a directory"; out=$2; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
 	--) shift; args=("$@"); break ;;
@@ -72,7 +75,7 @@ echo "TAP version 13"
 # boot NAME BZIMAGE EMULATOR: -r boots into $out/NAME.
 boot() {
 	"$SRC/scripts/kernels.sh" -k "$2" --label "$1" -e "$3" -r "$repeat" -o "$out" --run-id "$1" \
-		"${model[@]}" "${TESTS[@]}" -- "${args[@]}" >"$out/$1.log" 2>&1
+		"${model[@]}" "${bin[@]}" "${TESTS[@]}" -- "${args[@]}" >"$out/$1.log" 2>&1
 	[ $? -le 1 ] || { not_ok "$1: the rig failed: $(tail -n 1 "$out/$1.log")"; return 1; }
 }
 
