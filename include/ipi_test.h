@@ -28,6 +28,8 @@ struct ipi_test {
 	/* IPI_FAULT_BIT()s of the --fault kinds the test can inject. */
 	uint32_t faults;
 	bool host_injectors;	/* takes --injectors, --period-us, --sweep-us */
+	/* Why @v cannot run with @o (a usage error, before anything runs), or NULL. */
+	const char *(*refuse)(const struct ipi_variant *v, const struct ipi_options *o);
 };
 
 int ipi_test_main(const struct ipi_test *t, int argc, char **argv);

@@ -375,6 +375,14 @@ int ipi_test_main(const struct ipi_test *t, int argc, char **argv)
 		fprintf(stderr, "%s: no variant matches '%s' (see --list)\n", argv[0], o.variant);
 		return KSFT_FAIL;
 	}
+	for (i = 0; i < nr_variants && t->refuse; i++) {
+		const char *why = selected[i] ? t->refuse(&variants[i], &o) : NULL;
+
+		if (why) {
+			fprintf(stderr, "%s: %s: %s\n", argv[0], variants[i].name, why);
+			return KSFT_FAIL;
+		}
+	}
 	path = results_path(&o, test_name);
 	iso_time(started, sizeof(started));
 

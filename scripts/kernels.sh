@@ -259,7 +259,7 @@ done
 # Every boot completed: the run, as run_tests.sh would write it, plus
 # what the rig knows.
 mkdir "$run" || die "cannot create $run"
-pass=0 fail=0 skip=0 unjudged=0 n=0
+pass=0 fail=0 skip=0 xfail=0 unjudged=0 n=0
 echo "TAP version 13"
 echo "1..$((${#tests[@]} * repeat))"
 : >"$work/entries"
@@ -283,6 +283,7 @@ for r in $(seq 1 "$repeat"); do
 		if [ -f "$dir/$t.json" ]; then
 			cp "$dir/$t.json" "$out/$t.json"
 			result=$sub$t.json
+			xfail=$((xfail + $(jq '[.variants[] | select(.status == "xfail")] | length' "$out/$t.json")))
 		fi
 		if [ "$trc" -eq 255 ] && [ "$started" -eq 0 ] && [ -s "$work/incomplete" ]; then
 			# Cut short before it began: not judged.
@@ -308,7 +309,7 @@ for r in $(seq 1 "$repeat"); do
 			  result: (if $result == "" then null else $result end)}' >>"$work/entries"
 	done
 done
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
+echo "# Totals: pass:$pass fail:$fail xfail:$xfail xpass:0 skip:$skip error:0"
 
 # What the guest said of itself, from the first boot; the boots' times.
 jq -R 'split("=") | {key: .[0], value: (.[1:] | join("="))}' "$work/boot-1/rig-info" |

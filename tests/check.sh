@@ -308,6 +308,15 @@ done
 check "every negative control reported ($((checks - before)) of ${#controls[@]})" \
 	test $((checks - before)) -eq ${#controls[@]}
 
+section "usage errors, refused before anything runs"
+"$build/tests/host_injection_test" --injectors 2 -v 'ioapic_*' >"$logs/ioapic.log" 2>&1
+rc=$?
+check "--injectors 2 -v 'ioapic_*' is a usage error (exit $rc), not a skip" \
+	grep -q 'pins for one injector only' "$logs/ioapic.log"
+"$build/tests/self_ipi_test" -o /proc -c 5 >"$logs/proc.log" 2>&1
+rc=$?
+check "-o /proc fails before any variant runs (exit $rc)" \
+	test "$rc" -ne 0 -a "$(grep -c '^ok\|^not ok' "$logs/proc.log")" -eq 0
 # A control that would inject nothing is refused before anything runs.
 "$build/tests/self_ipi_test" --fault stranded --count 5 --fault-every 10 >"$logs/nofault.log" 2>&1
 rc=$?

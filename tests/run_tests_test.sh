@@ -52,6 +52,9 @@ expect_exit "missing bin dir is a usage error" 2 -b "$work/nowhere"
 expect_output "missing bin dir says to build" "run 'make' first"
 expect_exit "no matching test is a usage error" 2 -b "$bin_dir" -t 'no_such_*'
 expect_exit "unreadable settings is a usage error" 2 -b "$bin_dir" -s "$work/none"
+printf 'timeout=abc\n' >"$work/bad-settings"
+expect_exit "a timeout that is not a number is a usage error" 2 -b "$bin_dir" -s "$work/bad-settings"
+expect_output "... naming the line" "'timeout=abc' is not a number of seconds"
 expect_exit "run id with a slash is refused" 2 -b "$bin_dir" -o "$work/r" --run-id a/b
 expect_exit "--list exits 0" 0 -b "$bin_dir" --list
 expect_output "--list names the tests" "^self_ipi_test$"

@@ -223,8 +223,23 @@ static const struct ipi_variant variants[] = {
 	{ "ioapic_sweep_pio", run_injection, SC(INJ_IOAPIC, INJ_SWEEP, CHURN_PIO) },
 };
 
+/*
+ * The IOAPIC has pins for one injector's vectors: asking for an ioapic
+ * variant by name with more injectors is a mistake (run as part of the
+ * whole test, such a variant skips, saying why).
+ */
+static const char *refuse(const struct ipi_variant *v, const struct ipi_options *o)
+{
+	const struct scenario *s = (const struct scenario *)v->arg;
+
+	if (s->kind == INJ_IOAPIC && o->injectors > 1 && o->variant)
+		return "the ioapic injector has pins for one injector only (--injectors 1)";
+	return NULL;
+}
+
 static const struct ipi_test test = {
 	.name = "host_injection_test",
+	.refuse = refuse,
 	.variants = variants,
 	.nr_variants = ARRAY_SIZE(variants),
 	.default_count = DEFAULT_COUNT,
