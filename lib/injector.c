@@ -146,7 +146,8 @@ static void inject(struct injector *inj, unsigned int w)
 	uint64_t one = 1, seq;
 
 	if (s->fault == IPI_FAULT_PHANTOM && !((inj->sent + 1) % s->fault_every)) {
-		ipi_host_stamp(s->ivm, inj->target, vector);
+		ipi_host_stamp_end(s->ivm, inj->target, vector,
+				   ipi_host_stamp(s->ivm, inj->target, vector));
 		__atomic_fetch_add(&s->ivm->host_faults_injected, 1, __ATOMIC_RELAXED);
 		return;
 	}

@@ -617,7 +617,8 @@ static void send_with_fault(ipi_send_fn send, uint32_t dest_index, uint8_t vecto
 		apic_write(self, APIC_SPIV, spiv);
 		break;
 	case IPI_FAULT_PHANTOM:
-		ipi_guest_stamp(dest_index, vector);
+		/* Complete, as far as the sender knows. */
+		ipi_guest_stamp_end(dest_index, vector, ipi_guest_stamp(dest_index, vector));
 		break;
 	case IPI_FAULT_DUPLICATE:
 		/*

@@ -245,6 +245,9 @@ inject='-v msi_back_to_back_hlt --fault-every 5'
 sti_hlt='-v x2apic_icr_sti_hlt --fault-every 5'
 stream='-v x2apic_stream_physical_halt --fault-every 5'
 made='.counts.faults_injected'
+# A halted vCPU with a lost interrupt: the watchdog wakes it once, then
+# ends the variant (fail fast) rather than go on to the next fault.
+fast='.aborted and .wakes == 1'
 # Decided from the host's backend, never from the outcome: on any other
 # KVM a vector delivered again without its EOI is a bug to report.
 no_isr='.host.kvm_vendor_module == "kvm_pvm"|kvm_pvm keeps no in-service bit (README, "On hosts without VT-x")'
@@ -258,15 +261,15 @@ jq_defs='def control_windows: .classification.held_control.windows_cycles | leng
 	def control_windows_over_margin: .classification.margin_run_cycles as $m |
 		[.classification.held_control.windows_cycles[] | select(. > $m)] | length;'
 controls=(
-	"lost|$self|.status == \"fail\" and $made == 4 and .counts.lost == 4 and .counts.duplicate == 0|$sti_hlt --fault lost"
-	"phantom|$self|.status == \"fail\" and $made == 4 and .counts.lost == 4 and .counts.duplicate == 0|$sti_hlt --fault phantom"
+	"lost|$self|.status == \"fail\" and $made >= 1 and .counts.lost == $made and .counts.duplicate == 0 and $fast|$sti_hlt --fault lost"
+	"phantom|$self|.status == \"fail\" and $made >= 1 and .counts.lost == $made and .counts.duplicate == 0 and $fast|$sti_hlt --fault phantom"
 	"duplicate|$self|.status == \"fail\" and $made == 4 and .counts.duplicate == 4 and .counts.lost == 0|$sti_hlt --fault duplicate"
 	"double_count|$self|.status == \"fail\" and $made == 4 and .counts.duplicate == 4 and .counts.lost == 0|$sti_hlt --fault double_count"
 	"spurious|$self|.status == \"fail\" and $made == 4 and .counts.spurious == 4 and .counts.lost == 0|$sti_hlt --fault spurious"
 	"delayed-strict|$self|.status == \"fail\" and $made == 4 and .counts.delayed >= 4 and $clean|$sti_hlt --fault delayed --fail-on-delayed"
 	"delayed-report|self_ipi_test|0|.status == \"pass\" and $made == 4 and .counts.delayed >= 4 and $clean|$sti_hlt --fault delayed"
-	"no_eoi|$self|.status == \"fail\" and $made == 1 and .counts.lost == 10 and .counts.duplicate == 0|-v x2apic_icr_sti_hlt --fault-every 10 --fault no_eoi|$no_isr"
-	"lost-not-excused-by-known-issue|$self|.status == \"fail\" and .known_issue == null and $made == 4 and .counts.lost == 4|-v x2apic_icr_sti_nop --fault-every 5 --fault lost"
+	"no_eoi|$self|.status == \"fail\" and $made == 1 and .counts.lost >= 1 and .counts.duplicate == 0 and $fast|-v x2apic_icr_sti_hlt --fault-every 10 --fault no_eoi|$no_isr"
+	"lost-not-excused-by-known-issue|$self|.status == \"fail\" and .known_issue == null and $made >= 1 and .counts.lost == $made|-v x2apic_icr_sti_nop --fault-every 5 --fault lost"
 	"cross-phantom|$cross|.status == \"fail\" and $made > 0 and .counts.lost == $made and .counts.duplicate == 0|$stream --fault phantom"
 	"cross-double_count|$cross|.status == \"fail\" and $made > 0 and .counts.duplicate == $made and .counts.lost == 0|$stream --fault double_count"
 	"cross-no_eoi|$cross|.status == \"fail\" and $made == 1 and .counts.lost > 0 and .counts.duplicate == 0|$stream --fault no_eoi|$no_isr"
@@ -280,20 +283,29 @@ controls=(
 	"host-tpr_mask|$host|.status == \"fail\" and $made > 0 and .counts.delayed >= $made and .latency.cycles.max > .params.delay_threshold_cycles and $clean|-v msi_back_to_back_pio --count 200 --fault-every 20 --fault tpr_mask --fail-on-delayed -d 20000"
 )
 
-# One control: its variant must exit as expected with the counts in its JSON.
-negative_control() {
+# One control, run: its exit status into $dir/rc.
+run_control() {
+	local name test want cond args dir
+
+	IFS='|' read -r name test want cond args _ <<<"$1"
+	dir=$results/fault-$name
+	# shellcheck disable=SC2086 # $args is a list of words
+	run_guest_test "$dir" "$test" --count 20 --stall-ms 100 --grace-ms 100 $args \
+		>"$logs/fault-$name.log" 2>&1
+	echo $? >"$dir/rc"
+}
+
+# One control, judged: its variant must exit as expected with the counts in its JSON.
+judge_control() {
 	local name test want cond args na_cond na_why dir json rc
 
 	IFS='|' read -r name test want cond args na_cond na_why <<<"$1"
 	dir=$results/fault-$name
 	json=$dir/$test.json
-	# shellcheck disable=SC2086 # $args is a list of words
-	run_guest_test "$dir" "$test" --count 20 --stall-ms 100 --grace-ms 100 $args \
-		>"$logs/fault-$name.log" 2>&1
-	rc=$?
+	rc=$(cat "$dir/rc" 2>/dev/null || echo none)
 	if [ -n "$na_cond" ] && jq_holds "$na_cond" "$json"; then
 		skip "fault $name: cannot happen on $(jq -r .host.kvm_vendor_module "$json"): $na_why"
-	elif [ "$rc" -eq "$want" ] && jq_holds "$jq_defs .variants[0] | $cond" "$json"; then
+	elif [ "$rc" = "$want" ] && jq_holds "$jq_defs .variants[0] | $cond" "$json"; then
 		ok "fault $name: exit $rc, $(jq -c '.variants[0].counts | {faults_injected, lost, rescued, held, stranded, duplicate, spurious, delayed}' "$json")"
 	else
 		not_ok "fault $name: exit $rc (want $want)"
@@ -301,9 +313,17 @@ negative_control() {
 	fi
 }
 
+# Two at a time: each is one emulated boot, or one short run, on one CPU.
 before=$checks
 for c in "${controls[@]}"; do
-	negative_control "$c"
+	while [ "$(jobs -rp | wc -l)" -ge 2 ]; do
+		wait -n
+	done
+	run_control "$c" &
+done
+wait
+for c in "${controls[@]}"; do
+	judge_control "$c"
 done
 check "every negative control reported ($((checks - before)) of ${#controls[@]})" \
 	test $((checks - before)) -eq ${#controls[@]}

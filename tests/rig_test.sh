@@ -172,18 +172,18 @@ if [ "${1:-}" = --boot ]; then
 	# that only it can end): the boot falls silent, is ended, and keeps
 	# what finished.  With a failing variant before the hang: exit 1.
 	"$SRC/scripts/kernels.sh" -k debian-6.12 -t self_ipi_test -b "$bin" -o "$out" --run-id silent-fail \
-		--silence 20 -- -c 20 -v 'x2apic_icr_sti_nop,x2apic_icr_sti_hlt' --fault rescued \
+		--silence 15 -- -c 20 -v 'x2apic_icr_sti_nop,x2apic_icr_sti_hlt' --fault rescued \
 		--fault-every 20 --stall-ms 600000 >"$work/silent-fail.log" 2>&1
 	rc=$?
 	check "a silent boot after a failing variant: exit 1 (got $rc), the failure kept" jq_holds \
-		'.incomplete[0].test == "self_ipi_test" and (.incomplete[0].why | test("silent for 20 s")) and
+		'.incomplete[0].test == "self_ipi_test" and (.incomplete[0].why | test("silent for 15 s")) and
 		 .tests[0].status == "timeout" and .totals.fail == 0' "$out/silent-fail/run.json"
 	check "... and the run says why, and which test" test "$rc" -eq 1
 	grep -q '^# not ok 1 x2apic_icr_sti_nop' "$work/silent-fail.log" ||
 		not_ok "silent boot: the failing variant's KTAP line is not in the output"
 	# Nothing failed before the hang: exit 2, the run kept all the same.
 	"$SRC/scripts/kernels.sh" -k debian-6.12 -t self_ipi_test -b "$bin" -o "$out" --run-id silent \
-		--silence 20 -- -c 20 -v x2apic_icr_sti_hlt --fault rescued --fault-every 20 \
+		--silence 15 -- -c 20 -v x2apic_icr_sti_hlt --fault rescued --fault-every 20 \
 		--stall-ms 600000 >"$work/silent.log" 2>&1
 	rc=$?
 	check "a silent boot with nothing judged: exit 2 (got $rc), the run kept" jq_holds \

@@ -80,8 +80,9 @@ static void halt_with_fault(struct ipi_vcpu *self, uint64_t expected)
 		return;
 	}
 	ipi_guest_send(mode.send, self->index, SELF_IPI_VECTOR);
-	/* The duplicate control waits out both deliveries: nothing left to halt on. */
-	if (READ_ONCE(self->received[SELF_IPI_VECTOR]) < expected)
+	/* The duplicate control waits out both deliveries of this send: nothing to halt on. */
+	if (READ_ONCE(self->delivered_seq[SELF_IPI_VECTOR]) !=
+	    READ_ONCE(self->tx[SELF_IPI_VECTOR].sent))
 		ipi_guest_halt();
 	ipi_guest_expect_delivered(SELF_IPI_VECTOR, expected);
 }
