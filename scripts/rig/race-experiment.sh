@@ -117,30 +117,7 @@ for name in "${names[@]}"; do
 done
 
 # Per kernel and boot: the verdict, and what it found.
-{
-	echo "| kernel | boot | verdict with no arguments | failing variants | held | rescued | lost | stranded (XFAIL) | sent |"
-	echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-	for name in "${names[@]}"; do
-		for r in $(seq 1 "$repeat"); do
-			jq -s -r --arg k "$name" --arg r "$r" '[.[].variants[]] as $v |
-				($v | map(select(.status == "fail" or .status == "timeout" or .status == "crash")) | length) as $f |
-				"| \($k) | \($r) | \(if $f > 0 then "fail" else "pass" end) | \($f) | \($v | map(.counts.held // 0) | add) | \($v | map(.counts.rescued // 0) | add) | \($v | map(.counts.lost // 0) | add) | \($v | map(.counts.stranded // 0) | add) | \($v | map(.counts.sent // 0) | add) |"' \
-				"$(boot_dir "$out/$name" "$r")"/*_test.json
-		done
-	done
-	echo
-	echo "| kernel | variant | boots it failed | held | worst window (cycles) | margin (cycles) |"
-	echo "| --- | --- | ---: | ---: | ---: | ---: |"
-	for name in "${names[@]}"; do
-		mapfile -t files < <(find "$out/$name" -name '*_test.json')
-		jq -s -r --arg k "$name" '[.[] | .test as $t | .variants[] | select(.counts.held > 0) |
-			{v: "\($t)/\(.name)", held: .counts.held,
-			 w: ([.classification.held[].window_cycles] | max),
-			 m: .classification.margin_run_cycles}] | group_by(.v)[] |
-			"| \($k) | \(.[0].v) | \(length) | \(map(.held) | add) | \(map(.w) | max) | \(map(.m) | max) |"' \
-			"${files[@]}"
-	done
-} >"$out/summary.md"
+"$SRC/scripts/rig/race-summary.sh" "$out" "${names[@]}" >"$out/summary.md"
 sed "s/^/# /" "$out/summary.md"
 
 for name in "${names[@]}"; do
