@@ -12,6 +12,10 @@ usage() {
 	cat <<EOT
 Usage: kernels.sh -k KERNEL [options] [-- test arguments...]
 
+Test arguments default to -c 200: fewer sends than the tests' own
+defaults, for emulation speed (the whole suite in one Bochs boot takes
+minutes, not an hour), and nothing else: the verdict is the suite's own.
+
   -k, --kernel KERNEL    debian-6.1, debian-6.12 (the newest of each), a
                          Debian kernel version (6.1.0-54, 6.12.57+deb12), a
                          linux-image-* package, or a bzImage path (with
@@ -115,6 +119,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$kernel" ] || die "no kernel (-k)"
+[ ${#args[@]} -gt 0 ] || args=(-c 200)
 if [ -z "$silence_s" ]; then
 	variant_timeout=100
 	for ((i = 0; i < ${#args[@]}; i++)); do
