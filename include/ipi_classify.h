@@ -39,9 +39,10 @@
  *   stranded  a halt that only the watchdog's wake-up ended, with nothing
  *             of the test pending (ipi_guest_halt()).
  *
- * The margins are twice the slowest prompt delivery of the same run (and
- * the loop's gap resolution), plus twice the TSC conversion error: never
- * a constant.  A crossing within the margin is an interrupt that was in
+ * The margins come from the same run, never from a constant: for exits,
+ * twice the slowest prompt delivery in guest running time (plus the
+ * loop's gap resolution); for interventions, twice the slowest delivery
+ * in TSC time that needed none; each plus twice the TSC conversion error.  A crossing within the margin is an interrupt that was in
  * flight at the exit, and is not judged.
  */
 #ifndef IPI_CLASSIFY_H

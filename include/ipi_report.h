@@ -67,12 +67,13 @@ uint64_t cycles_to_ns(uint64_t cycles, uint64_t tsc_khz);
  * A documented, measured misbehaviour of a host: a variant that fails only
  * through the classes in @excuses, on a host whose KVM vendor module is
  * @vendor_module (and, if set, under the emulator and CPU model the rig
- * names in IPI_RIG_EMULATOR, "bochs:corei7_skylake_x"), is reported as
- * KTAP XFAIL, with @what.
+ * names in IPI_RIG_EMULATOR, "bochs:corei7_skylake_x", and a kernel whose
+ * release matches @kernel), is reported as KTAP XFAIL, with @what.
  */
 struct ipi_known_issue {
 	const char *vendor_module;
 	const char *emulator;	/* NULL: any host */
+	const char *kernel;	/* fnmatch() glob of the release (uname -r); NULL: any */
 	const char *test;
 	const char *variant;	/* fnmatch() glob */
 	unsigned int excuses;
@@ -82,6 +83,7 @@ struct ipi_known_issue {
 /* The known issue that excuses every failing class of @c here, or NULL. */
 const struct ipi_known_issue *ipi_find_known_issue(const char *vendor_module,
 						   const char *emulator,
+						   const char *kernel,
 						   const char *test,
 						   const char *variant,
 						   const struct ipi_counts *c);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/utsname.h>
 
 #include "kvm_util.h"
 #include "apic.h"
@@ -394,8 +395,11 @@ static const struct ipi_known_issue *explained(const struct ipi_counts *c, bool 
 	/* Asked to fail on delay: a known issue's late interrupts are delayed too. */
 	if (aborted || (p->fail_on_delayed && c->delayed))
 		return NULL;
-	return ipi_find_known_issue(kvm_vendor_module(), getenv("IPI_RIG_EMULATOR"), test,
-				    variant, c);
+	struct utsname u;
+
+	uname(&u);
+	return ipi_find_known_issue(kvm_vendor_module(), getenv("IPI_RIG_EMULATOR"), u.release,
+				    test, variant, c);
 }
 
 int ipi_vm_report(struct ipi_vm *ivm, const struct ipi_options *opts,
