@@ -59,7 +59,8 @@ struct ipi_classes {
 	uint64_t stranded;
 	uint64_t prompt;		/* deliveries that crossed nothing */
 	uint64_t crossings;		/* that crossed something, judged or not */
-	uint64_t unjudged;		/* crossings past IPI_MAX_CROSSINGS per vCPU */
+	uint64_t unjudged;		/* crossings past IPI_MAX_CROSSINGS per vCPU, dropped */
+	uint64_t judged_down_to;	/* ... all shorter than this: the shortest window kept */
 	uint64_t control_released;	/* held control: let in after its exit */
 	uint64_t control_flagged;	/* ... of those, judged held */
 	uint64_t margin_run;		/* cycles of guest running time */

@@ -31,8 +31,10 @@
 
 /* Harness-owned: the watchdog's wake-up MSI for a vCPU that stopped making progress. */
 #define IPI_WAKE_VECTOR		0xfe
-/* Harness-owned: the end-of-run kick, and the uncounted warm-up interrupts. */
+/* Harness-owned: the end-of-run kick. */
 #define IPI_KICK_VECTOR		0xfc
+/* Harness-owned: the uncounted warm-up interrupts, no intervention. */
+#define IPI_WARM_VECTOR		0xfb
 /* For tests: a counted IPI that tells a halted receiver the senders are done. */
 #define IPI_DONE_VECTOR		0xfd
 
@@ -80,7 +82,8 @@ enum ipi_fault {
 
 static inline bool ipi_harness_vector(unsigned int vector)
 {
-	return vector == IPI_WAKE_VECTOR || vector == IPI_KICK_VECTOR;
+	return vector == IPI_WAKE_VECTOR || vector == IPI_KICK_VECTOR ||
+	       vector == IPI_WARM_VECTOR;
 }
 
 /*

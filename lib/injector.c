@@ -211,11 +211,11 @@ static void warm_up(struct injector *inj)
 {
 	struct injectors *s = inj->set;
 	const struct ipi_vcpu *rec = s->ivm->rec[inj->target];
-	uint64_t before = READ_ONCE(rec->received[IPI_KICK_VECTOR]);
+	uint64_t before = READ_ONCE(rec->received[IPI_WARM_VECTOR]);
 	uint64_t deadline = rdtsc() + s->grace_cycles;
 
-	__ipi_host_send_msi(s->ivm, inj->target, IPI_KICK_VECTOR);
-	while (READ_ONCE(rec->received[IPI_KICK_VECTOR]) == before && rdtsc() < deadline)
+	__ipi_host_send_msi(s->ivm, inj->target, IPI_WARM_VECTOR);
+	while (READ_ONCE(rec->received[IPI_WARM_VECTOR]) == before && rdtsc() < deadline)
 		cpu_relax();
 }
 

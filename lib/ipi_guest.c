@@ -176,14 +176,16 @@ void ipi_guest_timeline_start(struct ipi_vcpu *self)
 /* One look of a TSC loop: a step longer than gap_cycles was spent out of the guest. */
 static void timeline_tick(struct ipi_vcpu *self)
 {
-	uint64_t t = rdtsc(), last = READ_ONCE(self->loop_tsc);
+	uint64_t t, last;
 
-	if ((int64_t)(t - last) > (int64_t)self->gap_cycles) {
-		ipi_irq_disable();
+	/* With IF=0: the handler also moves loop_tsc, and must not land in between. */
+	ipi_irq_disable();
+	t = rdtsc();
+	last = READ_ONCE(self->loop_tsc);
+	if ((int64_t)(t - last) > (int64_t)self->gap_cycles)
 		push_mark(self, last, t, IPI_MARK_GAP);
-		ipi_irq_enable();
-	}
 	WRITE_ONCE(self->loop_tsc, t);
+	ipi_irq_enable();
 }
 
 /* An exit the guest makes on purpose, as a mark: @kind is whose it is. */
@@ -279,14 +281,14 @@ void ipi_guest_exit_and_dwell(struct ipi_vcpu *self)
  */
 static void warm_up_ipis(struct ipi_vcpu *self)
 {
-	uint64_t before = READ_ONCE(self->received[IPI_KICK_VECTOR]);
+	uint64_t before = READ_ONCE(self->received[IPI_WARM_VECTOR]);
 	uint64_t deadline = rdtsc() + ipi_config.wait_timeout;
 	bool was_enabled = irqs_enabled();
 
 	ipi_guest_write_icr((self->index + 1) % ipi_config.nr_vcpus,
-			    APIC_DM_FIXED | APIC_INT_ASSERT | APIC_DEST_PHYSICAL | IPI_KICK_VECTOR);
+			    APIC_DM_FIXED | APIC_INT_ASSERT | APIC_DEST_PHYSICAL | IPI_WARM_VECTOR);
 	ipi_irq_enable();
-	while (READ_ONCE(self->received[IPI_KICK_VECTOR]) == before &&
+	while (READ_ONCE(self->received[IPI_WARM_VECTOR]) == before &&
 	       rdtsc() < deadline && !ipi_guest_should_stop())
 		cpu_relax();
 	if (!was_enabled)
@@ -363,8 +365,8 @@ static void account_latency(struct ipi_vcpu *self, uint8_t vector, uint64_t now,
 
 /*
  * Run time of the guest (IF=1, in its timeline) up to @t, from the marks
- * pushed so far (@n of them).  Older than every mark kept: the oldest
- * mark's clock, which makes a window longer, never shorter.
+ * pushed so far (@n of them).  Older than every mark kept: 0, which makes
+ * a window longer, never shorter (and such a send crossed every mark kept).
  */
 static uint64_t clock_at(const struct ipi_vcpu *self, uint64_t n, uint64_t t)
 {
@@ -381,15 +383,15 @@ static uint64_t clock_at(const struct ipi_vcpu *self, uint64_t n, uint64_t t)
 		if ((int64_t)(t - m->out_tsc) >= 0)
 			return m->clock;
 	}
-	return m ? m->clock : 0;
+	return 0;
 }
 
 static void add_crossing(struct ipi_vcpu *self, uint8_t kind, uint8_t vector,
 			 const struct ipi_tx_slot *slot, uint64_t send_end, uint64_t window,
 			 uint64_t point, uint64_t back, uint64_t now)
 {
-	uint64_t n = self->nr_crossings;
-	struct ipi_crossing *c = &self->crossings[n];
+	uint64_t n = self->nr_crossings, i, at = n;
+	struct ipi_crossing *c;
 
 	WRITE_ONCE(self->nr_crossings, n + 1);
 	/* The held control's own record of what it held, and for how long. */
@@ -398,9 +400,21 @@ static void add_crossing(struct ipi_vcpu *self, uint8_t kind, uint8_t vector,
 			self->fault_windows[self->fault_released] = window;
 		self->fault_released++;
 	}
-	/* Past the array, only counted: the classifier reports them unjudged. */
-	if (n >= IPI_MAX_CROSSINGS)
-		return;
+	/*
+	 * Full: the longest windows stay, so whatever was dropped waited
+	 * less than every crossing kept, and the judgement stays exact down
+	 * to the shortest one kept (the classifier reports it).
+	 */
+	if (n >= IPI_MAX_CROSSINGS) {
+		at = 0;
+		for (i = 1; i < IPI_MAX_CROSSINGS; i++) {
+			if (self->crossings[i].window < self->crossings[at].window)
+				at = i;
+		}
+		if (self->crossings[at].window >= window)
+			return;
+	}
+	c = &self->crossings[at];
 	c->kind = kind;
 	c->vector = vector;
 	c->fault = kind == IPI_CROSS_EXIT && READ_ONCE(self->fault_release);
@@ -581,6 +595,9 @@ void ipi_guest_halt(void)
 
 	ipi_sti_hlt_cli();
 	if (READ_ONCE(self->received[IPI_WAKE_VECTOR]) == wakes || self->deliveries != deliveries)
+		return;
+	/* The run is ending: the harness's end, not the watchdog, owes it a wake-up. */
+	if (ipi_guest_host_done())
 		return;
 	for (v = IPI_FIRST_VECTOR; v < IPI_NR_VECTORS; v++) {
 		if (!ipi_harness_vector(v) &&

@@ -127,7 +127,11 @@ static void init_guest_config(struct ipi_vm *ivm, vm_vaddr_t records,
 	cfg->fault_every = opts->fault_every;
 	cfg->vcpus = (struct ipi_vcpu *)records;
 	cfg->check_icr = opts->check_icr;
-	cfg->posted = strcmp(kvm_configured_delivery(), "software-lapic") != 0;
+	/*
+	 * APICv only: AVIC is inhibited per VM (x2APIC guests without
+	 * x2AVIC), and then the kick's exit is the software path's delivery.
+	 */
+	cfg->posted = !strcmp(kvm_configured_delivery(), "apicv");
 	ivm->config = cfg;
 }
 
@@ -411,6 +415,11 @@ static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exi
 		deadline.tv_nsec %= 1000000000;
 		if (!sem_clockwait(exited, CLOCK_MONOTONIC, &deadline)) {
 			running--;
+			continue;
+		}
+		/* A thread that re-entered KVM_RUN just as the run stopped: again. */
+		if (ivm->aborted) {
+			abort_run(ivm, threads);
 			continue;
 		}
 		if (ivm->progress_s && now_ms() >= next_progress) {

@@ -67,8 +67,11 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	-b|--baseline) [ -n "${2:-}" ] || die "$1 needs a directory"; base_dirs+=("$2"); shift 2 ;;
 	-c|--candidate) [ -n "${2:-}" ] || die "$1 needs a directory"; cand_dirs+=("$2"); shift 2 ;;
-	--base-label) [ -n "${2:-}" ] || die "$1 needs a name"; base_label=$2; shift 2 ;;
-	--cand-label) [ -n "${2:-}" ] || die "$1 needs a name"; cand_label=$2; shift 2 ;;
+	# Plain names: they go into a directory name and into gnuplot's scripts.
+	--base-label) [[ ${2:-} =~ ^[A-Za-z0-9._+-]+$ ]] || die "$1 must be a plain name ([A-Za-z0-9._+-])"
+		base_label=$2; shift 2 ;;
+	--cand-label) [[ ${2:-} =~ ^[A-Za-z0-9._+-]+$ ]] || die "$1 must be a plain name ([A-Za-z0-9._+-])"
+		cand_label=$2; shift 2 ;;
 	-m|--metric) [[ ${2:-} =~ ^(latency|iteration)$ ]] || die "--metric is latency or iteration"; metric=$2; shift 2 ;;
 	-s|--stat) [[ ${2:-} =~ ^(p50|p90|p99|max)$ ]] || die "--stat is p50, p90, p99 or max"; stat=$2; shift 2 ;;
 	-t|--threshold) [[ ${2:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--threshold needs a percentage"; threshold=$2; shift 2 ;;
@@ -106,8 +109,11 @@ result_files() {
 		return
 	fi
 	for run in "$dir"/*/; do
-		[ -f "$run/run.json" ] && result_files "${run%/}"
+		if [ -f "$run/run.json" ]; then
+			result_files "${run%/}"
+		fi
 	done
+	return 0
 }
 
 # The emulator a result came from (kernels.sh's rig), or "" for real hardware.
@@ -136,7 +142,8 @@ collect() {
 				 (if (.[$m].count // 0) > 0 then .[$m].cycles[$s] else "-" end),
 				 (if (.[$m].count // 0) > 0 then .[$m].cycles.p99 else "-" end),
 				 (.counts.lost // 0), (.counts.duplicate // 0), (.counts.spurious // 0),
-				 (.counts.delayed // 0), (.counts.late // 0)] | @tsv' "$f" >>"$work/samples"
+				 (.counts.delayed // 0), (.counts.late // 0), (.counts.held // 0),
+				 (.counts.rescued // 0), (.counts.stranded // 0)] | @tsv' "$f" >>"$work/samples"
 			jq -r --arg side "$side" --arg m "$metric" '.test as $t | .variants[] |
 				"\($t)/\(.name)" as $v | (.[$m].buckets // [])[] |
 				[$side, $v, .[0], .[1], .[2]] | @tsv' "$f" >>"$work/buckets"
@@ -158,6 +165,12 @@ collect() {
 : >"$work/buckets"
 collect base "${base_dirs[@]}"
 collect cand "${cand_dirs[@]}"
+# Two sets with no variant in common compare nothing: a mistake, not a pass.
+awk -F'\t' '{ seen[$3] = seen[$3] "," $1 } END { for (v in seen) if (seen[v] ~ /base/ && seen[v] ~ /cand/) exit 0; exit 1 }' \
+	"$work/samples" || die "the baseline and the candidate have no variant in common"
+if [ -n "$cdf" ]; then
+	cut -f3 "$work/samples" | grep -qxF -- "$cdf" || die "--cdf $cdf: no such variant in the results"
+fi
 
 # Per variant and side: the runs' medians, bootstrapped.
 awk -F'\t' -v seed="$seed" -v threshold="$threshold" -v B=2000 '
@@ -181,6 +194,8 @@ function pctile(a, n, p,    i, j, t) {
 	status[key] = status[key] (status[key] == "" ? "" : ",") $4
 	if ($5 != "-") { n[key]++; val[key, n[key]] = $5; p99[key, n[key]] = $6 }
 	lost[key] += $7; dup[key] += $8; spur[key] += $9; delayed[key] += $10; late[key] += $11
+	held[key] += $12; rescued[key] += $13; stranded[key] += $14
+	if ($4 != "pass" && $4 != "xfail" && $4 != "skip") failed[key]++
 }
 END {
 	srand(seed)
@@ -217,6 +232,11 @@ END {
 		if (lost[c] + 0) flag = flag "LOST "
 		if (dup[c] + 0) flag = flag "DUPLICATE "
 		if (spur[c] + 0) flag = flag "SPURIOUS "
+		if (held[c] + 0) flag = flag "HELD "
+		if (rescued[c] + 0) flag = flag "RESCUED "
+		if (stranded[c] + 0) flag = flag "STRANDED "
+		# Failed, timed out, crashed or never ran: whatever its cycles say.
+		if (failed[c] + 0) flag = flag "FAILED "
 		printf "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", \
 			v, verdict, runs[b], runs[c], bm, bl, bh, bmin, bmax, cm, cl, ch, cmin, cmax, \
 			diff, pct, dlo, dhi, lost[b], lost[c], dup[b], dup[c], spur[b], spur[c], \

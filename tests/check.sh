@@ -277,7 +277,7 @@ controls=(
 	"host-double_count|$host|.status == \"fail\" and $made == 4 and .counts.duplicate == 4 and .counts.lost == 0|$inject --fault double_count"
 	"held|$host|.status == \"fail\" and $made > 0 and $held_ok|-v msi_back_to_back_dwell --count 200 --fault-every 3 --fault held"
 	"cross-held|$cross|.status == \"fail\" and $made > 0 and $held_ok|-v x2apic_stream_physical_dwell --count 200 --fault-every 3 --fault held"
-	"rescued|$self|.status == \"fail\" and $made == 1 and .counts.rescued == 1 and .counts.lost == 0 and .classification.rescued[0].crossed == \"watchdog_wake\"|-v x2apic_icr_sti_hlt --fault-every 20 --fault rescued"
+	"rescued|$self|.status == \"fail\" and $made == 1 and .counts.rescued == 1 and .counts.lost == 0 and .counts.held == 0 and .counts.stranded == 0 and .classification.rescued[0].crossed == \"watchdog_wake\"|-v x2apic_icr_sti_hlt --fault-every 20 --fault rescued"
 	"stranded|$self|.status == \"fail\" and $made == 4 and .counts.stranded == 4 and .counts.rescued == 0 and .counts.lost == 0 and .wakes >= 4|$sti_hlt --fault stranded"
 	"clock|$host|.status == \"fail\" and $made == 1 and .counts.clock_skew_beyond_error == 1 and .counts.lost == 0|-v msi_back_to_back_spin --fault-every 1 --fault clock"
 	"host-tpr_mask|$host|.status == \"fail\" and $made > 0 and .counts.delayed >= $made and .latency.cycles.max > .params.delay_threshold_cycles and $clean|-v msi_back_to_back_pio --count 200 --fault-every 20 --fault tpr_mask --fail-on-delayed -d 20000"
@@ -314,7 +314,6 @@ judge_control() {
 }
 
 # Two at a time: each is one emulated boot, or one short run, on one CPU.
-before=$checks
 for c in "${controls[@]}"; do
 	while [ "$(jobs -rp | wc -l)" -ge 2 ]; do
 		wait -n
@@ -325,8 +324,6 @@ wait
 for c in "${controls[@]}"; do
 	judge_control "$c"
 done
-check "every negative control reported ($((checks - before)) of ${#controls[@]})" \
-	test $((checks - before)) -eq ${#controls[@]}
 
 section "usage errors, refused before anything runs"
 "$build/tests/host_injection_test" --injectors 2 -v 'ioapic_*' >"$logs/ioapic.log" 2>&1

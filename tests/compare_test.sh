@@ -121,6 +121,35 @@ run_compare overwrite 2 -b "$work/base" -c "$work/same" -o "$work/same.cmp"
 check "an existing comparison is never overwritten" grep -q "never overwritten" "$work/overwrite.out"
 run_compare usage 2 -b "$work/base"
 
+# A candidate that failed, or held interrupts, is flagged whatever its cycles.
+make_set "$work/failing" 2000 5000
+jq '.variants[0].status = "fail" | .variants[1].counts.held = 3' "$work/failing/r2/t_test.json" >"$work/x" &&
+	mv "$work/x" "$work/failing/r2/t_test.json"
+run_compare failing 1 -b "$work/base" -c "$work/failing" -o "$work/failing.cmp"
+check "a failed candidate variant is flagged FAILED" jq_holds \
+	'[.variants[] | select(.variant == "t_test/steady") | .flags | index("FAILED")] | .[0] != null' \
+	"$work/failing.cmp/comparison.json"
+check "held interrupts in the candidate are flagged HELD" jq_holds \
+	'[.variants[] | select(.variant == "t_test/moving") | .flags | index("HELD")] | .[0] != null' \
+	"$work/failing.cmp/comparison.json"
+# Sets with nothing in common, a CDF of nothing, a label that is code.
+mkdir -p "$work/disjoint"
+make_run "$work/disjoint" r1 "elsewhere:1000:0:0"
+run_compare disjoint 2 -b "$work/base" -c "$work/disjoint" -o "$work/disjoint.cmp"
+check "sets with no variant in common are refused" grep -q "no variant in common" "$work/disjoint.out"
+"$compare" -b "$work/base" -c "$work/slower" --cdf t_test/nothing -o "$work/cdf.cmp" \
+	>"$work/cdf.out" 2>&1
+check "--cdf of a variant that is not there is refused" grep -q "no such variant" "$work/cdf.out"
+run_compare label 2 -b "$work/base" -c "$work/slower" --cand-label 'x" . system("touch '"$work"'/pwned") . "'
+check "a label that is not a plain name is refused, and nothing ran" test ! -e "$work/pwned"
+# A directory whose last run has no run.json: said, not a bare exit 2.
+make_set "$work/partial" 2000 5000
+mkdir -p "$work/partial/zz"
+run_compare partial 0 -b "$work/base" -c "$work/partial" -o "$work/partial.cmp"
+mkdir -p "$work/noruns/a"
+run_compare noruns 2 -b "$work/base" -c "$work/noruns" -o "$work/noruns.cmp"
+check "a directory with no runs says so" grep -q "no runs with results in it" "$work/noruns.out"
+
 # Reproducible: the README's command, run again, gives the same files.
 "$compare" -b "$work/base" -c "$work/slower" -o "$work/plots.cmp" >/dev/null 2>&1
 check "plots: SVG and PNG, medians and CDF" test -s "$work/plots.cmp/medians.svg" -a \

@@ -82,7 +82,10 @@ static void exit_once(struct ipi_vcpu *self)
 	case CHURN_HLT:
 	case CHURN_HALT_POLL_OFF:
 		ipi_guest_note_exit(self);
-		ipi_guest_halt();
+		/* Checked with IF=0: the end-of-run kick cannot slip in before the hlt. */
+		ipi_irq_disable();
+		if (!ipi_guest_host_done())
+			ipi_guest_halt();
 		ipi_irq_enable();
 		break;
 	case CHURN_DWELL:
