@@ -108,6 +108,9 @@ for cmp in "$SRC"/results/published/*/*/comparison.json; do
 	check "$name: the recorded command regenerates the same tables" same_tables "$cmp" "$regen"
 done
 
+section "figures in prose and quoted tables, from the committed result sets"
+ktap_results figures_test "$SRC/tests/figures_test.sh"
+
 section "compare.sh and bisect.sh, on stand-in results"
 ktap_results compare_test "$SRC/tests/compare_test.sh"
 ktap_results bisect_test "$SRC/tests/bisect_test.sh"

@@ -4,10 +4,11 @@
 # Every figure the README, the kselftest changelogs and the published
 # READMEs quote from a result set, recomputed from that set's raw runs:
 #
-# - docs/figures.tsv: FILE, SET, a jq program over SET's test results
-#   (every *_test.json under it, slurped, sorted by path) that prints
-#   the figure, and the phrase FILE must contain, with {} for it (FILE's
-#   line breaks count as spaces);
+# - docs/figures.tsv: FILE, SET, a jq program over SET's results (run
+#   with -n: every *_test.json under SET, or SET itself if it is a file,
+#   sorted by path, are its inputs, and input_filename tells them apart)
+#   that prints the figure, and the phrase FILE must contain, with {} for
+#   it (FILE's line breaks count as spaces);
 # - tables: a block in FILE between "<!-- table: PATH -->" and
 #   "<!-- end table -->" must be PATH, byte for byte; and each published
 #   race experiment's summary.md must be what race-summary.sh makes of
@@ -24,12 +25,16 @@ trap 'rm -rf "$work"' EXIT
 echo "TAP version 13"
 while IFS=$'\t' read -r file set prog phrase; do
 	[[ $file == \#* || -z $file ]] && continue
-	mapfile -t jsons < <(find "$set" -name '*_test.json' | sort)
+	if [ -f "$set" ]; then
+		jsons=("$set")
+	else
+		mapfile -t jsons < <(find "$set" -name '*_test.json' | sort)
+	fi
 	if [ ${#jsons[@]} -eq 0 ]; then
 		not_ok "$file: no results under $set"
 		continue
 	fi
-	value=$(jq -s -r "$prog" "${jsons[@]}" 2>&1)
+	value=$(jq -n -r "$prog" "${jsons[@]}" 2>&1)
 	want=${phrase//\{\}/$value}
 	if tr '\n' ' ' <"$file" | tr -s ' ' | grep -qF -- "$want"; then
 		ok "$file: \"$want\" ($set)"
