@@ -66,6 +66,8 @@ struct ipi_classes {
 	uint64_t margin_run;		/* cycles of guest running time */
 	uint64_t margin_tsc;		/* cycles of TSC time */
 	uint64_t clock_error;		/* cycles: TSC conversion and cross-vCPU offsets */
+	bool clock_unstable;		/* the guest's TSC offset moved during the run */
+	uint64_t not_judged;		/* ... so these crossings past a margin were not judged */
 };
 
 /* Judge every recorded crossing of the run; fills @c. */

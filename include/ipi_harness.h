@@ -66,6 +66,7 @@ enum ipi_fault {
 	IPI_FAULT_RESCUED,	/* the receiver halts with its interrupt masked by TPR */
 	IPI_FAULT_STRANDED,	/* the receiver halts with nothing coming */
 	IPI_FAULT_CLOCK,	/* the host's TSC conversion is put off by 10 ms */
+	IPI_FAULT_TSC_WRITE,	/* the guest moves its own TSC: the offset changes mid-run */
 	IPI_NR_FAULTS,
 };
 
@@ -317,6 +318,9 @@ struct ipi_vm {
 	struct ipi_guest_config *config;	/* host view of ipi_config */
 	int64_t tsc_offset[IPI_MAX_VCPUS];	/* guest TSC - host TSC */
 	uint64_t tsc_offset_err[IPI_MAX_VCPUS];
+	int64_t tsc_drift[IPI_MAX_VCPUS];	/* the offset at the end, less at the start */
+	bool tsc_unstable;			/* ... moved beyond both measurements' error */
+	int64_t tsc_fault_shift;		/* the clock control's deliberate error */
 	uint64_t tsc_khz;
 	uint64_t stall_ms;
 	bool pin;

@@ -135,6 +135,7 @@ void ipi_classify(const struct ipi_vm *ivm, struct ipi_classes *c)
 		c->stranded += rec->stranded;
 	}
 	c->clock_error = clock_error(ivm);
+	c->clock_unstable = ivm->tsc_unstable;
 	c->margin_run = 2 * (max_run + gap) + 2 * c->clock_error;
 	c->margin_tsc = 2 * max_tsc + 2 * c->clock_error;
 
@@ -158,6 +159,11 @@ void ipi_classify(const struct ipi_vm *ivm, struct ipi_classes *c)
 			for (m = 0; m < n; m++)
 				fault |= x[m].fault;
 			j = judge(c, x, n, &why);
+			/* On a moving TSC, windows from other clocks' stamps mean nothing. */
+			if (c->clock_unstable && j != J_NONE) {
+				c->not_judged++;
+				j = J_NONE;
+			}
 			c->held += j == J_HELD;
 			c->rescued += j == J_RESCUED;
 			c->control_released += fault;
@@ -231,6 +237,8 @@ void ipi_classify_write_json(const struct ipi_vm *ivm, const struct ipi_classes 
 	json_u64(w, "margin_run_cycles", c->margin_run);
 	json_u64(w, "margin_tsc_cycles", c->margin_tsc);
 	json_u64(w, "clock_error_cycles", c->clock_error);
+	json_bool(w, "clock_unstable", c->clock_unstable);
+	json_u64(w, "not_judged_clock_unstable", c->not_judged);
 	json_u64(w, "prompt", c->prompt);
 	json_u64(w, "crossings", c->crossings);
 	json_u64(w, "unjudged", c->unjudged);
@@ -283,6 +291,9 @@ void ipi_classify_print(const struct ipi_vm *ivm, const struct ipi_classes *c)
 				       i, (unsigned long long)ivm->rec[i]->strands[k].hlt_tsc,
 				       (unsigned long long)ivm->rec[i]->strands[k].wake_sent_tsc);
 	}
+	if (c->clock_unstable)
+		ksft_print_msg("the guest's TSC offset moved during the run (host TSC unstable): %llu crossings past the margins not judged\n",
+			       (unsigned long long)c->not_judged);
 	if (c->held || c->rescued)
 		ksft_print_msg("margins: %llu cycles of guest running time, %llu of TSC time (slowest prompt delivery x2, clock error %llu)\n",
 			       (unsigned long long)c->margin_run, (unsigned long long)c->margin_tsc,

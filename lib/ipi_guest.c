@@ -104,6 +104,11 @@ struct ipi_vcpu *ipi_guest_init(bool x2apic)
 	struct ipi_vcpu *self = this_ipi_vcpu();
 
 	GUEST_ASSERT(self && self->self == self);
+	/* Negative control of the host's TSC-offset check: move this vCPU's TSC. */
+	if (ipi_config.fault == IPI_FAULT_TSC_WRITE) {
+		wrmsr(MSR_IA32_TSC, rdtsc() + (1ull << 32));
+		self->faults_injected++;
+	}
 	prefault();
 	if (x2apic)
 		x2apic_enable();

@@ -25,6 +25,7 @@ static const char * const fault_names[] = {
 	[IPI_FAULT_RESCUED] = "rescued",
 	[IPI_FAULT_STRANDED] = "stranded",
 	[IPI_FAULT_CLOCK] = "clock",
+	[IPI_FAULT_TSC_WRITE] = "tsc_write",
 };
 
 const char *ipi_fault_name(enum ipi_fault fault)
@@ -79,7 +80,7 @@ void ipi_options_usage(FILE *f, const char *prog)
 		"  -o, --results-dir DIR     write the test's JSON into DIR (default: $IPI_RESULTS_DIR)\n"
 		"      --fault KIND          negative control: lost|phantom|no_eoi|duplicate|\n"
 		"                            double_count|spurious|delayed|tpr_mask|held|\n"
-		"                            rescued|stranded|clock\n"
+		"                            rescued|stranded|clock|tsc_write\n"
 		"      --fault-every N       inject the fault on every Nth send (1000); at most --count\n"
 		"  -h, --help                this text\n", prog);
 }
@@ -289,7 +290,7 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 		case OPT_FAULT:
 			if (parse_fault(optarg, &o->fault))
 				return bad(err, err_len,
-					   "--fault: '%s' is not one of lost, phantom, no_eoi, duplicate, double_count, spurious, delayed, tpr_mask, held, rescued, stranded, clock",
+					   "--fault: '%s' is not one of lost, phantom, no_eoi, duplicate, double_count, spurious, delayed, tpr_mask, held, rescued, stranded, clock, tsc_write",
 					   optarg);
 			break;
 		case OPT_FAULT_EVERY:

@@ -130,7 +130,7 @@ static void collect(struct ipi_vm *ivm, struct run_totals *t)
 	}
 	ipi_classify(ivm, &t->classes);
 	/* A delivery before its send, past what the clocks' error allows: the timeline is wrong. */
-	for (i = 0; i < ivm->nr_vcpus; i++) {
+	for (i = 0; i < ivm->nr_vcpus && !ivm->tsc_unstable; i++) {
 		if (ivm->rec[i]->max_clock_skew > t->classes.clock_error)
 			t->counts.clock_skew_beyond++;
 	}
@@ -276,6 +276,11 @@ static void write_tsc(struct json_writer *w, const struct ipi_vm *ivm)
 	for (i = 0; i < ivm->nr_vcpus; i++)
 		json_u64(w, NULL, ivm->tsc_offset_err[i]);
 	json_end_array(w);
+	json_begin_array(w, "guest_offset_drift");
+	for (i = 0; i < ivm->nr_vcpus; i++)
+		json_i64(w, NULL, ivm->tsc_drift[i]);
+	json_end_array(w);
+	json_bool(w, "unstable", ivm->tsc_unstable);
 	json_end_object(w);
 }
 

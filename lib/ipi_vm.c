@@ -59,7 +59,8 @@ static uint64_t ms_to_cycles(const struct ipi_vm *ivm, uint64_t ms)
  * the guest's view through MSR_IA32_TSC between two host reads and keep
  * the tightest bracket.
  */
-static void calibrate_vcpu_tsc(struct ipi_vm *ivm, unsigned int i)
+static void measure_tsc_offset(struct ipi_vm *ivm, unsigned int i, int64_t *offset,
+			       uint64_t *err)
 {
 	uint64_t best = UINT64_MAX;
 	int round;
@@ -71,10 +72,15 @@ static void calibrate_vcpu_tsc(struct ipi_vm *ivm, unsigned int i)
 
 		if (t1 - t0 < best) {
 			best = t1 - t0;
-			ivm->tsc_offset[i] = (int64_t)(guest - (t0 + (t1 - t0) / 2));
+			*offset = (int64_t)(guest - (t0 + (t1 - t0) / 2));
 		}
 	}
-	ivm->tsc_offset_err[i] = best / 2 + 1;
+	*err = best / 2 + 1;
+}
+
+static void calibrate_vcpu_tsc(struct ipi_vm *ivm, unsigned int i)
+{
+	measure_tsc_offset(ivm, i, &ivm->tsc_offset[i], &ivm->tsc_offset_err[i]);
 }
 
 void ipi_vm_calibrate_tsc(struct ipi_vm *ivm)
@@ -178,8 +184,9 @@ struct ipi_vm *ipi_vm_create(unsigned int nr_vcpus, void *guest_code,
 	ipi_vm_calibrate_tsc(ivm);
 	/* Negative control: host stamps land 10 ms in the guest's future. */
 	if (opts->fault == IPI_FAULT_CLOCK) {
+		ivm->tsc_fault_shift = 10 * ivm->tsc_khz;
 		for (i = 0; i < nr_vcpus; i++)
-			ivm->tsc_offset[i] += 10 * ivm->tsc_khz;
+			ivm->tsc_offset[i] += ivm->tsc_fault_shift;
 		ivm->host_faults_injected++;
 	}
 	init_guest_config(ivm, records, opts);
@@ -626,6 +633,23 @@ void ipi_vm_run(struct ipi_vm *ivm)
 
 	for (i = 0; i < ivm->nr_vcpus; i++)
 		ivm->stats_after[i] = kvm_stats_snapshot_vcpu(ivm->vcpus[i]);
+	/*
+	 * Did the guest's TSC keep its offset?  KVM moves it on every vCPU
+	 * load where the host's TSC is unstable (an emulated machine whose
+	 * clocksource watchdog gave up on it): then host and cross-vCPU
+	 * stamps mean nothing.
+	 */
+	for (i = 0; i < ivm->nr_vcpus; i++) {
+		int64_t end;
+		uint64_t err;
+
+		measure_tsc_offset(ivm, i, &end, &err);
+		/* (Against what was measured, not what the clock control made of it.) */
+		ivm->tsc_drift[i] = end - (ivm->tsc_offset[i] - ivm->tsc_fault_shift);
+		if ((uint64_t)(ivm->tsc_drift[i] < 0 ? -ivm->tsc_drift[i] : ivm->tsc_drift[i]) >
+		    ivm->tsc_offset_err[i] + err)
+			ivm->tsc_unstable = true;
+	}
 }
 
 void ipi_vm_free(struct ipi_vm *ivm)

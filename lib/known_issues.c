@@ -36,26 +36,9 @@
  */
 #define BOCHS_SKX_SHADOW "a halt that only the watchdog ended: the self-IPI was taken inside the STI shadow (Bochs Skylake-X model)"
 
-/*
- * Debian's 6.1 (6.1.0-56), kvm_amd, under the rig's QEMU 7.2 (TCG, nested
- * SVM): host-injected MSIs and irqfds to a dwelling vCPU wait
- * milliseconds, across its exits: measured 2026-11-29, two boots at -c
- * 100: msi_back_to_back_dwell 84 and 100 of 100 held,
- * irqfd_back_to_back_dwell 96 and 96, each pending over a million cycles
- * of guest running time
- * before a cpuid exit and delivered millions of cycles after the entry
- * that followed, with 0.94 interrupt-window exits per MSI.  Debian 6.12
- * and the rig's 6.12 under the same QEMU: none in 5 boots.  Whether
- * QEMU's V_IRQ/VINTR emulation or 6.1's interrupt-window path is at
- * fault is not known yet.
- */
-#define QEMU_61_WINDOW "interrupts to a dwelling vCPU wait for its exits (6.1 kvm_amd under QEMU 7.2 TCG: interrupt-window path)"
-
 static const struct ipi_known_issue known_issues[] = {
 	{ "kvm_intel", "bochs:corei7_skylake_x", NULL, "self_ipi_test", "*_sti_hlt",
 	  IPI_EXCUSE_STRANDED, BOCHS_SKX_SHADOW },
-	{ "kvm_amd", "qemu", "6.1.*", "host_injection_test", "*_back_to_back_dwell",
-	  IPI_EXCUSE_HELD, QEMU_61_WINDOW },
 	{ "kvm_pvm", NULL, NULL, "self_ipi_test", "*_sti_nop", IPI_EXCUSE_LATE, PVM_WINDOW },
 	{ "kvm_pvm", NULL, NULL, "self_ipi_test", "*_tpr", IPI_EXCUSE_LATE, PVM_WINDOW },
 };

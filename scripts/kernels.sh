@@ -174,7 +174,12 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # IPI_RIG_EMULATOR reaches /init, and the tests, as an environment
 # variable: the key of known issues that are the emulator's own.
-cmdline="console=ttyS0,115200 panic=-1 quiet loglevel=1 IPI_RIG_EMULATOR=$emulator${bochs_model:+:$bochs_model}${append:+ $append}"
+# tsc=reliable: under an emulator the guest kernel's clocksource watchdog
+# may give up on the TSC, and KVM then moves each vCPU's TSC offset at
+# every load, so that no host stamp converts to the guest's timeline
+# (Debian 6.1 under QEMU did it in every boot).  The emulators' TSCs are
+# monotonic and shared by their CPUs.
+cmdline="console=ttyS0,115200 panic=-1 quiet loglevel=1 tsc=reliable IPI_RIG_EMULATOR=$emulator${bochs_model:+:$bochs_model}${append:+ $append}"
 if [ -z "$modroot" ]; then
 	# KVM built in: its parameters go on the command line.
 	for p in $params; do

@@ -283,6 +283,7 @@ controls=(
 	"rescued|$self|.status == \"fail\" and $made == 1 and .counts.rescued == 1 and .counts.lost == 0 and .counts.held == 0 and .counts.stranded == 0 and .classification.rescued[0].crossed == \"watchdog_wake\"|-v x2apic_icr_sti_hlt --fault-every 20 --fault rescued"
 	"stranded|$self|.status == \"fail\" and $made == 4 and .counts.stranded == 4 and .counts.rescued == 0 and .counts.lost == 0 and .wakes >= 4|$sti_hlt --fault stranded"
 	"clock|$host|.status == \"fail\" and $made == 1 and .counts.clock_skew_beyond_error == 1 and .counts.lost == 0|-v msi_back_to_back_spin --fault-every 1 --fault clock"
+	"tsc_write|self_ipi_test|0|$made == 1 and .tsc.unstable and .classification.clock_unstable and .counts.lost == 0|-v x2apic_icr_sti_hlt --fault-every 1 --fault tsc_write"
 	"host-tpr_mask|$host|.status == \"fail\" and $made > 0 and .counts.delayed >= $made and .latency.cycles.max > .params.delay_threshold_cycles and $clean|-v msi_back_to_back_pio --count 200 --fault-every 20 --fault tpr_mask --fail-on-delayed -d 20000"
 )
 

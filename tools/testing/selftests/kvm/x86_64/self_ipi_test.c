@@ -179,7 +179,7 @@ static const struct ipi_test test = {
 	.default_count = DEFAULT_COUNT,
 	.min_vcpus = 1, .default_vcpus = 1, .max_vcpus = 1,
 	.faults = IPI_HANDLER_FAULTS | IPI_SEND_FAULTS | IPI_FAULT_BIT(IPI_FAULT_RESCUED) |
-		  IPI_FAULT_BIT(IPI_FAULT_STRANDED),
+		  IPI_FAULT_BIT(IPI_FAULT_STRANDED) | IPI_FAULT_BIT(IPI_FAULT_TSC_WRITE),
 };
 
 int main(int argc, char *argv[])
