@@ -79,9 +79,13 @@ static uint64_t ns_to_cycles(const struct injectors *s, uint64_t ns)
 	return ns * s->ivm->tsc_khz / 1000000;
 }
 
-static void spin_until_tsc(uint64_t tsc)
+/* Until @tsc, but never past the grace period, nor once the run stopped. */
+static void spin_until_tsc(const struct injectors *s, uint64_t tsc)
 {
-	while ((int64_t)(rdtsc() - tsc) < 0)
+	uint64_t deadline = rdtsc() + s->grace_cycles;
+
+	while ((int64_t)(rdtsc() - tsc) < 0 && (int64_t)(rdtsc() - deadline) < 0 &&
+	       !READ_ONCE(s->ivm->config->stop))
 		cpu_relax();
 }
 
@@ -198,7 +202,7 @@ static bool time_after_exit(struct injector *inj, uint64_t delay)
 		cpu_relax();
 	}
 	exit_tsc = guest_tsc_to_host(s->ivm, inj->target, READ_ONCE(rec->churn_exit_tsc));
-	spin_until_tsc(exit_tsc + delay);
+	spin_until_tsc(s, exit_tsc + delay);
 	return true;
 }
 
@@ -250,10 +254,10 @@ static void *injector_main(void *arg)
 		switch (s->p.timing) {
 		case INJ_PERIOD:
 			next = next ? next + period : rdtsc();
-			spin_until_tsc(next);
+			spin_until_tsc(s, next);
 			break;
 		case INJ_JITTER:
-			spin_until_tsc(rdtsc() + (uint64_t)rand_r(&seed) % (2 * period + 1));
+			spin_until_tsc(s, rdtsc() + (uint64_t)rand_r(&seed) % (2 * period + 1));
 			break;
 		case INJ_SWEEP:
 			/* Vector w always carries delay w, so the results can tell them apart. */
