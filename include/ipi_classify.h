@@ -42,7 +42,8 @@
  * The margins come from the same run, never from a constant: for exits,
  * twice the slowest prompt delivery in guest running time (plus the
  * loop's gap resolution); for interventions, twice the slowest delivery
- * in TSC time that needed none; each plus twice the TSC conversion error.  A crossing within the margin is an interrupt that was in
+ * in TSC time that needed none; each plus twice the TSC conversion
+ * error.  A crossing within the margin is an interrupt that was in
  * flight at the exit, and is not judged.
  */
 #ifndef IPI_CLASSIFY_H

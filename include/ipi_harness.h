@@ -200,7 +200,8 @@ struct ipi_vcpu {
 	/* Deliveries that crossed nothing: how long they took, the margin's basis. */
 	uint64_t prompt;
 	uint64_t prompt_max_run;	/* guest running time from the send's end */
-	uint64_t prompt_max_tsc;	/* TSC time from the send's end, of any delivery the harness did not intervene in */
+	/* TSC time from the send's end, of any delivery the harness did not intervene in */
+	uint64_t prompt_max_tsc;
 	uint64_t nr_crossings;
 	struct ipi_crossing crossings[IPI_MAX_CROSSINGS];
 	uint64_t stranded;

@@ -242,7 +242,10 @@ void ipi_classify_write_json(const struct ipi_vm *ivm, const struct ipi_classes 
 	json_u64(w, "prompt", c->prompt);
 	json_u64(w, "crossings", c->crossings);
 	json_u64(w, "unjudged", c->unjudged);
-	/* With crossings dropped: every one kept waited at least this long, so a count is exact only if it is below the margin. */
+	/*
+	 * With crossings dropped: every one kept waited at least this long,
+	 * so the counts are exact only while it is below the margins.
+	 */
 	json_u64(w, "judged_down_to_cycles", c->judged_down_to);
 	json_begin_object(w, "held_control");
 	json_u64(w, "released", c->control_released);
