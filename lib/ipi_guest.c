@@ -228,6 +228,15 @@ static void harness_exit(struct ipi_vcpu *self)
 		timeline_exit_end(self);
 }
 
+/* The dwell's own exit, stamped for injectors and marked on the timeline. */
+static void dwell_exit(struct ipi_vcpu *self)
+{
+	ipi_guest_note_exit(self);
+	timeline_exit_begin(self, IPI_MARK_EXIT);
+	cpuid_exit();
+	timeline_exit_end(self);
+}
+
 /* Negative control: any pending interrupt under this priority waits. */
 #define HELD_TPR		0xe0
 
@@ -252,10 +261,7 @@ void ipi_guest_exit_and_dwell(struct ipi_vcpu *self)
 	if (!self->timed)
 		ipi_guest_timeline_start(self);
 	ipi_irq_enable();
-	ipi_guest_note_exit(self);
-	timeline_exit_begin(self, IPI_MARK_EXIT);
-	cpuid_exit();
-	timeline_exit_end(self);
+	dwell_exit(self);
 	if (hold) {
 		/*
 		 * Long enough that the margin (twice the slowest prompt delivery)
@@ -269,10 +275,7 @@ void ipi_guest_exit_and_dwell(struct ipi_vcpu *self)
 	while (rdtsc() < end && !ipi_guest_host_done())
 		timeline_tick(self);
 	if (hold) {
-		ipi_guest_note_exit(self);
-		timeline_exit_begin(self, IPI_MARK_EXIT);
-		cpuid_exit();
-		timeline_exit_end(self);
+		dwell_exit(self);
 		WRITE_ONCE(self->fault_release, 1);
 		ipi_guest_apic_write(APIC_TASKPRI, 0);
 		WRITE_ONCE(self->fault_release, 0);
