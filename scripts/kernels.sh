@@ -57,7 +57,11 @@ minutes, not an hour), and nothing else: the verdict is the suite's own.
   -h, --help             this text
 
 The tests must be built static first: make static.  QEMU and Bochs are
-built on first use (about 2.5 minutes and 1 minute) into build/rig/.
+built on first use (minutes, once per machine), and Debian's
+kernels downloaded, into one cache for every clone on the machine:
+\$KVM_IPI_CACHE, default \${XDG_CACHE_HOME:-\$HOME/.cache}/kvm-ipi-selftests.
+Each emulator is keyed by its build script and patches, so a change to
+either rebuilds it.
 Exit status: 0 when every test passed, 1 when one failed, 2 when the rig
 itself failed (emulator, panic, modules, corrupt output) in any boot;
 then nothing is stored as a result, and the serial log is kept beside
@@ -150,7 +154,8 @@ bochs*)
 	params="enable_apicv=$apicv${params:+ $params}"
 	;;
 esac
-cache=$SRC/build/rig
+# Downloads and emulator builds, shared by every clone (see --help).
+cache=$("$SRC/scripts/rig/cache-dir.sh")
 mkdir -p "$cache" "$results" || die "cannot create $cache or $results"
 
 # The kernel: a Debian package, or a bzImage of the user's.

@@ -114,7 +114,7 @@ if [ "${1:-}" = --boot ]; then
 	bin=$2
 	out=$work/results
 	# A run made by the rig's own QEMU build (scripts/rig/build-qemu.sh).
-	rig_qemu='(.rig.emulator_binary | test("/build/rig/qemu/qemu-[0-9a-f]{16}/bin/qemu-system-x86_64$"))'
+	rig_qemu='(.rig.emulator_binary | test("/qemu/qemu-[0-9a-f]{16}/bin/qemu-system-x86_64$"))'
 	"$SRC/scripts/kernels.sh" -k debian-6.12 -t self_ipi_test -b "$bin" -o "$out" --run-id smoke \
 		--timeout 300 -- -c 50 -v x2apic_icr_sti_hlt >"$work/boot.log" 2>&1
 	rc=$?
@@ -193,7 +193,7 @@ if [ "${1:-}" = --boot ]; then
 	boot_fails bad-module "inside the guest: modules insmod .*kvm-amd.ko nested=banana failed" \
 		-k debian-6.12 --params nested=banana
 	boot_fails panic "kernel panic: Kernel panic" -k debian-6.12 --append rdinit=/nonexistent
-	head -c 1000000 "$("$SRC/scripts/rig/fetch-kernel.sh" debian-6.12 "$SRC/build/rig/kernels" | sed -n 2p)" \
+	head -c 1000000 "$("$SRC/scripts/rig/fetch-kernel.sh" debian-6.12 "$("$SRC/scripts/rig/cache-dir.sh")/kernels" | sed -n 2p)" \
 		>"$work/truncated-bzImage"
 	boot_fails bad-kernel "the output is truncated" -k "$work/truncated-bzImage" --timeout 60
 fi

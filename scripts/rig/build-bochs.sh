@@ -35,7 +35,7 @@ cd "$work/bochs-3.0"
 for p in "$SRC"/bochs/*.patch; do
 	patch -s -p1 <"$p" || die "$p does not apply"
 done
-echo "build-bochs: configuring and building (about 80 s on 2 cores)" >&2
+echo "build-bochs: configuring and building (a few minutes, once per machine)" >&2
 ./configure -q --prefix="$out" --with-nogui --disable-plugins --disable-debugger \
 	--enable-x86-64 --enable-cpu-level=6 --enable-vmx=2 --enable-svm \
 	--enable-avx --enable-evex --enable-pci --enable-cdrom --enable-smp \

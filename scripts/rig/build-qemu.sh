@@ -43,7 +43,7 @@ done
 # packages), so nothing may try to unpack the EDK2 ones.
 sed -i 's/^\( *unpack_edk2_blobs = \)bzip2.found()$/\1false/' meson.build
 ! grep -q 'unpack_edk2_blobs = bzip2.found()' meson.build || die "meson.build: EDK2 unpacking still on"
-echo "build-qemu: configuring and building (about 2.5 minutes on 2 cores)" >&2
+echo "build-qemu: configuring and building (several minutes, once per machine)" >&2
 mkdir build
 cd build
 ../configure --target-list=x86_64-softmmu --without-default-features --enable-tcg \

@@ -35,8 +35,12 @@ linux-image-*) pkg=$kernel ;;
 esac
 
 dir=$cache/$pkg
+mkdir -p "$cache"
+# The cache may be shared by every clone on the machine: one fetch at a
+# time per package, and the others use its result.
+exec {lock}>"$dir.lock"
+flock "$lock"
 if [ ! -e "$dir/.ready" ]; then
-	mkdir -p "$cache"
 	tmp=$(mktemp -d "$cache/.fetch.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
 	(cd "$tmp" && apt-get download "$pkg" >/dev/null 2>&1) ||
