@@ -16,10 +16,11 @@ Usage: bisect.sh [options] [-- test arguments...]
 
 Runs the selected tests (through run_tests.sh) and decides:
   bad   (exit 1)   a failing variant (lost, rescued, held, late, stranded,
-                   duplicate or spurious interrupts, with no test argument); or, with --baseline, a variant whose median
-                   regressed beyond --max-regress-pct or --max-regress-cycles
-                   (the 95% bootstrap CI of the change above zero, as in
-                   compare.sh);
+                   duplicate or spurious interrupts, with no test argument);
+                   or, with --baseline, a variant whose median regressed
+                   beyond --max-regress-pct or --max-regress-cycles and
+                   is a discovery of compare.sh's rank test (q <= 0.05,
+                   the false discovery rate over all variants compared);
   skip  (exit 125) --prepare failed (build, install, boot: it is not this
                    commit's verdict), every test skipped, or the run broke
                    (no results, a comparison that could not run);
@@ -28,9 +29,10 @@ Runs the selected tests (through run_tests.sh) and decides:
   good  (exit 0)   otherwise.
 
   -t, --test GLOB            tests to run (repeatable; default: all)
-  -r, --repeat N             runs of each test (default 3; a regression
-                             needs at least 2 on each side); with --rig,
-                             boots
+  -r, --repeat N             runs of each test (default 3; with --baseline,
+                             4, the fewest with which compare.sh's test can
+                             call a regression, and the baseline needs as
+                             many); with --rig, boots
       --baseline DIR         a saved result set of a good kernel
       --max-regress-pct X    with --baseline: bad above X% slower (default 10)
       --max-regress-cycles Y with --baseline: bad above Y cycles slower
@@ -89,7 +91,7 @@ usage_error() {
 
 tests=()
 label=
-repeat=3
+repeat=
 baseline=
 max_pct=10
 max_cycles=
@@ -121,6 +123,20 @@ while [ $# -gt 0 ]; do
 	*) usage_error "unknown argument '$1' (see --help)" ;;
 	esac
 done
+
+# A regression is judged by compare.sh's rank test, which cannot reach its
+# 5% with fewer than 4 runs a side: fewer would make every commit good.
+min_runs=4
+if [ -n "$baseline" ]; then
+	: "${repeat:=$min_runs}"
+	[ "$repeat" -ge $min_runs ] ||
+		usage_error "--repeat $repeat: a regression against --baseline needs $min_runs runs a side"
+	fewest=$(find "$baseline" -name '*_test.json' -printf '%f\n' | sort | uniq -c | sort -n |
+		awk 'NR == 1 { print $1 }')
+	[ "${fewest:-0}" -ge $min_runs ] ||
+		usage_error "--baseline $baseline has ${fewest:-0} runs of a test: a regression verdict needs $min_runs"
+fi
+: "${repeat:=3}"
 
 if [ -n "$prepare" ]; then
 	bash -c "$prepare" || skip_commit "--prepare failed: $prepare"
@@ -203,9 +219,9 @@ if [ -n "$baseline" ]; then
 		--cand-label "$label" -o "$cmp" >/dev/null 2>"$cmp.err"
 	[ $? -le 1 ] || skip_commit "the comparison failed: $(head -n 1 "$cmp.err")"
 	regressed=$(jq -r --argjson pct "$max_pct" --argjson cyc "${max_cycles:-null}" '
-		.variants[] | select(.diff.ci95[0] != null and .diff.ci95[0] > 0 and
-			(.diff.percent > $pct or ($cyc != null and .diff.cycles > $cyc))) |
-		"\(.variant): \(.base.median) -> \(.cand.median) cycles (\(.diff.percent | floor)%, 95% CI \(.diff.ci95[0])..\(.diff.ci95[1]))"' \
+		.fdr as $fdr | .variants[] | select(.test.q != null and .test.q <= $fdr and
+			.diff.cycles > 0 and (.diff.percent > $pct or ($cyc != null and .diff.cycles > $cyc))) |
+		"\(.variant): \(.base.median) -> \(.cand.median) cycles (\(.diff.percent | floor)%, p \(.test.p * 10000 | round / 10000), q \(.test.q * 10000 | round / 10000))"' \
 		"$cmp/comparison.json")
 	if [ -n "$regressed" ]; then
 		say "BAD: regressed against $baseline"

@@ -2,14 +2,19 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # Compare two result sets (baseline, candidate): per variant, the median of
-# the per-run medians on each side, their difference with a 95% bootstrap
-# confidence interval, a verdict, and every lost, duplicate, spurious or
-# delayed interrupt side by side.  Writes text and Markdown tables, JSON,
-# gnuplot plots and a README into a new directory.
+# the per-run medians on each side, their difference, an exact rank test
+# between the runs with the false discovery rate held over all variants,
+# a verdict, and every lost, duplicate, spurious or delayed interrupt side
+# by side.  Writes text and Markdown tables, JSON, gnuplot plots and a
+# README into a new directory.
 set -uo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ME=compare
+# The comparison's false discovery rate, and the fewest runs a side with
+# which a two-sided exact rank test can reach it (2/C(8,4) = 0.029).
+FDR=0.05
+MIN_RUNS=4
 
 usage() {
 	cat <<EOT
@@ -32,16 +37,24 @@ as all of them).  Every test result file in a set is one run.
       --cdf TEST/VARIANT variant for the latency CDF plot (default: the
                          largest change)
       --no-plots         tables and JSON only
-      --seed N           bootstrap seed (default 1: output is reproducible)
   -h, --help             this text
 
-Statistics: each run's median (p50, or --stat) of the metric is one sample.  The
-estimate per side is the median of its samples; the 95% confidence
-interval of the difference comes from 2000 bootstrap resamples of the runs
-on each side.  A change is reported only when that interval excludes zero
-and the difference is at least the threshold; with fewer than 2 runs on a
-side there is no interval, and the verdict says so.  Lost, duplicate and
-spurious interrupts in the candidate are flagged whatever the cycles say.
+Statistics: each run's median (p50, or --stat) of the metric is one
+sample: a run's IPIs share its conditions, so runs, not IPIs, are the
+independent samples.  The estimate per side is the median of its runs.
+Per variant, an exact two-sided Wilcoxon rank-sum test between the runs
+gives p; over every variant compared, the Benjamini-Hochberg procedure
+turns those into q-values, and a change is reported only when q <= 0.05
+(the false discovery rate of the whole comparison: of the changes it
+reports, at most 5% are expected to be noise) and it is at least the
+threshold.  A verdict needs $MIN_RUNS runs a side: with 3, no split of the
+runs is rarer than 1 in 10, so no test can reach 5%; the variant says
+"insufficient runs".  One changed variant among m needs more, so that
+2/C(2n,n) <= 0.05/m (8 runs a side for m = 115); the README says how many
+for the comparison at hand.  Runs of the two sides should be interleaved
+in time: drift of the host between them is what the test cannot tell from
+the kernel.  Lost, duplicate and spurious interrupts in the candidate are
+flagged whatever the cycles say.
 Exit status: 0, 1 if the candidate regressed or lost, duplicated or
 invented an interrupt, 2 for bad input.
 EOT
@@ -62,7 +75,6 @@ threshold=5
 out=
 cdf=
 plots=1
-seed=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-b|--baseline) [ -n "${2:-}" ] || die "$1 needs a directory"; base_dirs+=("$2"); shift 2 ;;
@@ -78,7 +90,6 @@ while [ $# -gt 0 ]; do
 	-o|--out) [ -n "${2:-}" ] || die "$1 needs a directory"; out=$2; shift 2 ;;
 	--cdf) [[ ${2:-} == */* ]] || die "--cdf needs TEST/VARIANT"; cdf=$2; shift 2 ;;
 	--no-plots) plots=0; shift ;;
-	--seed) [[ ${2:-} =~ ^[0-9]+$ ]] || die "--seed needs a number"; seed=$2; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
@@ -133,28 +144,31 @@ collect() {
 		result_files "$d" >"$work/files" || exit 2
 		[ -s "$work/files" ] || die "$d: no runs with results in it"
 		while read -r f; do
-			jq -e '.schema == "kvm-ipi-selftests/test-result" and .schema_version == 1' "$f" \
-				>/dev/null 2>&1 || die "$f: not a version 1 test result (corrupt, or another schema)"
-			# side, run, test/variant, status, stat, p99, lost, dup, spurious, delayed, late
-			jq -r --arg side "$side" --arg run "$f" --arg m "$metric" --arg s "$stat" '
-				.test as $t | .variants[] |
-				[$side, $run, "\($t)/\(.name)", .status,
-				 (if (.[$m].count // 0) > 0 then .[$m].cycles[$s] else "-" end),
-				 (if (.[$m].count // 0) > 0 then .[$m].cycles.p99 else "-" end),
-				 (.counts.lost // 0), (.counts.duplicate // 0), (.counts.spurious // 0),
-				 (.counts.delayed // 0), (.counts.late // 0), (.counts.held // 0),
-				 (.counts.rescued // 0), (.counts.stranded // 0)] | @tsv' "$f" >>"$work/samples"
-			jq -r --arg side "$side" --arg m "$metric" '.test as $t | .variants[] |
-				"\($t)/\(.name)" as $v | (.[$m].buckets // [])[] |
-				[$side, $v, .[0], .[1], .[2]] | @tsv' "$f" >>"$work/buckets"
-			jq -r --arg side "$side" '.test as $t | .variants[] | select(.per_ipi != null) |
-				[$side, "\($t)/\(.name)", (.per_ipi.exits // "-"),
-				 (.per_ipi.irq_injections // "-")] | @tsv' "$f" >>"$work/per_ipi"
-			jq -c --arg side "$side" --arg emulator "$(emulator_of "$f")" '{side: $side,
-				kernel: .host.kernel_release, host: .host.hostname, cpu: .host.cpu_model,
-				vendor: .host.kvm_vendor_module, delivery: .host.configured_delivery,
-				emulator: $emulator, started: .started, test: .test,
-				argv: (.argv[1:] | join(" "))}' "$f" >>"$work/meta"
+			# One pass over each file; every line tagged with where it goes.
+			jq -r --arg side "$side" --arg run "$f" --arg m "$metric" --arg s "$stat" \
+				--arg emulator "$(emulator_of "$f")" '
+				if .schema != "kvm-ipi-selftests/test-result" or .schema_version != 1 then "bad"
+				else .test as $t |
+				# side, run, test/variant, status, stat, p99, lost, dup, spurious,
+				# delayed, late, held, rescued, stranded
+				(.variants[] | ["samples", $side, $run, "\($t)/\(.name)", .status,
+				  (if (.[$m].count // 0) > 0 then .[$m].cycles[$s] else "-" end),
+				  (if (.[$m].count // 0) > 0 then .[$m].cycles.p99 else "-" end),
+				  (.counts.lost // 0), (.counts.duplicate // 0), (.counts.spurious // 0),
+				  (.counts.delayed // 0), (.counts.late // 0), (.counts.held // 0),
+				  (.counts.rescued // 0), (.counts.stranded // 0)] | @tsv),
+				(.variants[] | "\($t)/\(.name)" as $v | (.[$m].buckets // [])[] |
+				  ["buckets", $side, $v, .[0], .[1], .[2]] | @tsv),
+				(.variants[] | select(.per_ipi != null) | ["per_ipi", $side, "\($t)/\(.name)",
+				  (.per_ipi.exits // "-"), (.per_ipi.irq_injections // "-")] | @tsv),
+				"meta\t" + ({side: $side, kernel: .host.kernel_release, host: .host.hostname,
+				  cpu: .host.cpu_model, vendor: .host.kvm_vendor_module,
+				  delivery: .host.configured_delivery, emulator: $emulator, started: .started,
+				  test: .test, argv: (.argv[1:] | join(" "))} | tojson)
+				end' "$f" >"$work/one" 2>/dev/null && [ "$(head -c 4 "$work/one")" != bad ] ||
+				die "$f: not a version 1 test result (corrupt, or another schema)"
+			awk -F'\t' -v dir="$work" '{ tag = $1; sub(/^[^\t]*\t/, ""); print >> (dir "/" tag) }' \
+				"$work/one"
 		done <"$work/files"
 	done
 }
@@ -172,59 +186,114 @@ if [ -n "$cdf" ]; then
 	cut -f3 "$work/samples" | grep -qxF -- "$cdf" || die "--cdf $cdf: no such variant in the results"
 fi
 
-# Per variant and side: the runs' medians, bootstrapped.
-awk -F'\t' -v seed="$seed" -v threshold="$threshold" -v B=2000 '
+# Per variant: each side's runs, a rank test between them, and over every
+# variant, the Benjamini-Hochberg step-up (false discovery rate q).
+awk -F'\t' -v threshold="$threshold" -v q="$FDR" -v min_runs="$MIN_RUNS" -v family="$work/family" '
 function median(a, n,    i, j, t, b) {
 	for (i = 1; i <= n; i++) b[i] = a[i]
 	for (i = 2; i <= n; i++) { t = b[i]; for (j = i - 1; j >= 1 && b[j] > t; j--) b[j + 1] = b[j]; b[j + 1] = t }
 	return n % 2 ? b[(n + 1) / 2] : (b[n / 2] + b[n / 2 + 1]) / 2
 }
-function resampled_median(key, n,    i, r) {
-	for (i = 1; i <= n; i++) r[i] = val[key, int(rand() * n) + 1]
-	return median(r, n)
+# Two-sided p of the Wilcoxon rank-sum (Mann-Whitney) test of the samples
+# of keys kb (nb of them) and kc (nc), exact under the permutation null:
+# every split of the pooled runs into nb and nc is equally likely when the
+# kernels do not differ.  Ties get mid-ranks (doubled, to stay integers),
+# and the distribution of the candidate side'"'"'s rank sum over all C(N, nc)
+# splits is counted exactly (ways[j, s]: subsets of j runs summing to s).
+# Past 40 runs in all, the normal approximation with the tie correction.
+function ranksum_p(kb, nb, kc, nc,    N, i, j, k, t, x, lab, idx, R, e2, w2, d, s, maxs, ways, hit, tot, v, z) {
+	N = nb + nc
+	for (i = 1; i <= nb; i++) { x[i] = val[kb, i]; lab[i] = 0 }
+	for (i = 1; i <= nc; i++) { x[nb + i] = val[kc, i]; lab[nb + i] = 1 }
+	for (i = 1; i <= N; i++) idx[i] = i
+	for (i = 2; i <= N; i++) { t = idx[i]; for (j = i - 1; j >= 1 && x[idx[j]] > x[t]; j--) idx[j + 1] = idx[j]; idx[j + 1] = t }
+	tiecorr = 0
+	for (i = 1; i <= N; i = j + 1) {
+		for (j = i; j < N && x[idx[j + 1]] == x[idx[i]]; j++) ;
+		for (k = i; k <= j; k++) R[idx[k]] = i + j
+		t = j - i + 1; tiecorr += t * t * t - t
+	}
+	w2 = 0
+	for (i = 1; i <= N; i++) if (lab[i]) w2 += R[i]
+	e2 = nc * (N + 1)
+	d = w2 - e2; if (d < 0) d = -d
+	if (N > 40) {
+		v = nb * nc / 12 * ((N + 1) - tiecorr / (N * (N - 1)))
+		z = (d / 2 - 0.5) / sqrt(v); if (z < 0) z = 0
+		return erfc_half(z)
+	}
+	maxs = N * (N + 1)
+	ways[0, 0] = 1
+	for (i = 1; i <= N; i++)
+		for (j = (i < nc ? i : nc); j >= 1; j--)
+			for (s = maxs; s >= R[i]; s--)
+				if ((j - 1, s - R[i]) in ways) ways[j, s] += ways[j - 1, s - R[i]]
+	hit = tot = 0
+	for (s = 0; s <= maxs; s++) {
+		if (!((nc, s) in ways)) continue
+		tot += ways[nc, s]
+		t = s - e2; if (t < 0) t = -t
+		if (t >= d) hit += ways[nc, s]
+	}
+	return hit / tot
 }
-function pctile(a, n, p,    i, j, t) {
-	for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-	return a[int(p * (n - 1)) + 1]
+# Two-sided normal tail, 2 * (1 - Phi(z)), by Abramowitz and Stegun 7.1.26.
+function erfc_half(z,    t, y) {
+	z = z / sqrt(2); t = 1 / (1 + 0.3275911 * z)
+	y = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+	return y * exp(-z * z)
 }
 {
 	key = $3 SUBSEP $1
 	variants[$3] = 1
 	runs[key]++
 	status[key] = status[key] (status[key] == "" ? "" : ",") $4
-	if ($5 != "-") { n[key]++; val[key, n[key]] = $5; p99[key, n[key]] = $6 }
+	if ($5 != "-") { n[key]++; val[key, n[key]] = $5 }
 	lost[key] += $7; dup[key] += $8; spur[key] += $9; delayed[key] += $10; late[key] += $11
 	held[key] += $12; rescued[key] += $13; stranded[key] += $14
 	if ($4 != "pass" && $4 != "xfail" && $4 != "skip") failed[key]++
 }
 END {
-	srand(seed)
+	# The family: every variant with enough runs on both sides.
+	m = 0
+	for (v in variants) {
+		b = v SUBSEP "base"; c = v SUBSEP "cand"
+		if (n[b] >= min_runs && n[c] >= min_runs) {
+			pval[v] = ranksum_p(b, n[b], c, n[c])
+			fam[++m] = v
+		}
+	}
+	for (i = 2; i <= m; i++) { t = fam[i]; for (j = i - 1; j >= 1 && pval[fam[j]] > pval[t]; j--) fam[j + 1] = fam[j]; fam[j + 1] = t }
+	# q-values: the smallest FDR at which each would be a discovery.
+	prev = 1
+	for (i = m; i >= 1; i--) {
+		t = pval[fam[i]] * m / i
+		if (t > prev) t = prev
+		qval[fam[i]] = prev = t
+	}
+	print m > family
 	for (v in variants) {
 		b = v SUBSEP "base"; c = v SUBSEP "cand"
 		nb = n[b] + 0; nc = n[c] + 0
-		bm = "-"; cm = "-"; bl = bh = cl = ch = "-"; bmin = bmax = cmin = cmax = "-"
+		bm = cm = bmin = bmax = cmin = cmax = "-"
 		for (s = 0; s < 2; s++) {
-			k = s ? c : b; m = s ? nc : nb
-			if (!m) continue
-			for (i = 1; i <= m; i++) a[i] = val[k, i]
-			med = median(a, m); lo = a[1]; hi = a[1]
-			for (i = 1; i <= m; i++) { if (val[k, i] < lo) lo = val[k, i]; if (val[k, i] > hi) hi = val[k, i] }
-			for (i = 1; i <= B; i++) boot[i] = resampled_median(k, m)
-			clo = pctile(boot, B, 0.025); chi = pctile(boot, B, 0.975)
-			if (s) { cm = med; cmin = lo; cmax = hi; cl = clo; ch = chi } else { bm = med; bmin = lo; bmax = hi; bl = clo; bh = chi }
+			k = s ? c : b; mm = s ? nc : nb
+			if (!mm) continue
+			for (i = 1; i <= mm; i++) a[i] = val[k, i]
+			med = median(a, mm); lo = hi = a[1]
+			for (i = 1; i <= mm; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
+			if (s) { cm = med; cmin = lo; cmax = hi } else { bm = med; bmin = lo; bmax = hi }
 		}
-		diff = pct = dlo = dhi = "-"
+		diff = pct = pv = qv = "-"
 		if (!runs[b] || !runs[c]) verdict = runs[b] ? "only in baseline" : "only in candidate"
 		else if (!nb || !nc) verdict = "no samples"
 		else {
 			diff = cm - bm; pct = bm ? 100 * diff / bm : 0
-			if (nb < 2 || nc < 2) verdict = "insufficient runs"
+			if (!(v in pval)) verdict = "insufficient runs"
 			else {
-				for (i = 1; i <= B; i++) d[i] = resampled_median(c, nc) - resampled_median(b, nb)
-				dlo = pctile(d, B, 0.025); dhi = pctile(d, B, 0.975)
+				pv = pval[v]; qv = qval[v]
 				big = (pct >= threshold || -pct >= threshold)
-				if (dlo > 0 && big) verdict = "regressed"
-				else if (dhi < 0 && big) verdict = "improved"
+				if (qv <= q && big) verdict = diff > 0 ? "regressed" : "improved"
 				else verdict = "no change"
 			}
 		}
@@ -237,9 +306,9 @@ END {
 		if (stranded[c] + 0) flag = flag "STRANDED "
 		# Failed, timed out, crashed or never ran: whatever its cycles say.
 		if (failed[c] + 0) flag = flag "FAILED "
-		printf "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", \
-			v, verdict, runs[b], runs[c], bm, bl, bh, bmin, bmax, cm, cl, ch, cmin, cmax, \
-			diff, pct, dlo, dhi, lost[b], lost[c], dup[b], dup[c], spur[b], spur[c], \
+		printf "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", \
+			v, verdict, runs[b], runs[c], bm, bmin, bmax, cm, cmin, cmax, \
+			diff, pct, pv, qv, lost[b], lost[c], dup[b], dup[c], spur[b], spur[c], \
 			delayed[b], delayed[c], late[b], late[c], flag, status[b] "|" status[c]
 	}
 }' "$work/samples" | sort >"$work/rows" || die "statistics failed"
@@ -255,21 +324,23 @@ jq -Rn '
 	from_entries' <"$work/per_ipi" >"$work/per_ipi.json" || die "could not summarize per-IPI events"
 
 jq -Rn --arg metric "$metric" --arg stat "$stat" --argjson threshold "$threshold" \
-	--argjson seed "$seed" --arg base "$base_label" --arg cand "$cand_label" \
+	--argjson fdr "$FDR" --argjson min_runs "$MIN_RUNS" --argjson family "$(cat "$work/family")" \
+	--arg base "$base_label" --arg cand "$cand_label" \
 	--slurpfile meta <(jq -s . "$work/meta") --slurpfile per_ipi "$work/per_ipi.json" '
 	def num: if . == "-" then null else tonumber end;
 	[inputs | split("\t") | {
 		variant: .[0], verdict: .[1], runs: {base: (.[2] | tonumber), cand: (.[3] | tonumber)},
-		base: {median: (.[4] | num), ci95: [(.[5] | num), (.[6] | num)], min: (.[7] | num), max: (.[8] | num)},
-		cand: {median: (.[9] | num), ci95: [(.[10] | num), (.[11] | num)], min: (.[12] | num), max: (.[13] | num)},
-		diff: {cycles: (.[14] | num), percent: (.[15] | num), ci95: [(.[16] | num), (.[17] | num)]},
-		lost: {base: (.[18] | tonumber), cand: (.[19] | tonumber)},
-		duplicate: {base: (.[20] | tonumber), cand: (.[21] | tonumber)},
-		spurious: {base: (.[22] | tonumber), cand: (.[23] | tonumber)},
-		delayed: {base: (.[24] | tonumber), cand: (.[25] | tonumber)},
-		late: {base: (.[26] | tonumber), cand: (.[27] | tonumber)},
-		flags: (.[28] | split(" ") | map(select(length > 0))),
-		statuses: {base: (.[29] | split("|")[0]), cand: (.[29] | split("|")[1])},
+		base: {median: (.[4] | num), min: (.[5] | num), max: (.[6] | num)},
+		cand: {median: (.[7] | num), min: (.[8] | num), max: (.[9] | num)},
+		diff: {cycles: (.[10] | num), percent: (.[11] | num)},
+		test: {p: (.[12] | num), q: (.[13] | num)},
+		lost: {base: (.[14] | tonumber), cand: (.[15] | tonumber)},
+		duplicate: {base: (.[16] | tonumber), cand: (.[17] | tonumber)},
+		spurious: {base: (.[18] | tonumber), cand: (.[19] | tonumber)},
+		delayed: {base: (.[20] | tonumber), cand: (.[21] | tonumber)},
+		late: {base: (.[22] | tonumber), cand: (.[23] | tonumber)},
+		flags: (.[24] | split(" ") | map(select(length > 0))),
+		statuses: {base: (.[25] | split("|")[0]), cand: (.[25] | split("|")[1])},
 		per_ipi: ($per_ipi[0][.[0]] // {})}] as $rows |
 	($meta[0] | group_by(.side) | map({key: .[0].side, value: {
 		kernels: ([.[].kernel] | unique), hosts: ([.[].host] | unique), cpus: ([.[].cpu] | unique),
@@ -278,8 +349,12 @@ jq -Rn --arg metric "$metric" --arg stat "$stat" --argjson threshold "$threshold
 		dates: ([.[].started] | [min, max]), arguments: ([.[] | "\(.test) \(.argv)"] | unique)}})
 	 | from_entries) as $sides |
 	{schema: "kvm-ipi-selftests/compare", schema_version: 1, metric: $metric, stat: $stat,
-	 statistic: "median of per-run \($stat)s; 95% CI by bootstrap (2000 resamples) over runs",
-	 threshold_percent: $threshold, seed: $seed, labels: {base: $base, cand: $cand},
+	 statistic: "median of per-run \($stat)s; exact two-sided Wilcoxon rank-sum test between the runs, Benjamini-Hochberg over the variants",
+	 fdr: $fdr, min_runs: $min_runs, family: $family,
+	 runs_for_one_variant: (if $family == 0 then null else
+		def choose(n; k): reduce range(0; k) as $i (1; . * (n - $i) / ($i + 1));
+		first(range($min_runs; 1000) as $n | select(2 / choose(2 * $n; $n) <= $fdr / $family) | $n) end),
+	 threshold_percent: $threshold, labels: {base: $base, cand: $cand},
 	 sides: $sides, variants: $rows}' <"$work/rows" >"$work/comparison.json" ||
 	die "could not build the comparison JSON"
 
@@ -292,14 +367,16 @@ cp "$work/comparison.json" "$out/comparison.json"
 # The plain-text table, for mail.
 {
 	jq -r '"\(.labels.base) vs \(.labels.cand): median \(.metric) cycles (median of per-run \(.stat)s)",
-		"change reported when the 95% bootstrap CI excludes 0 and |change| >= \(.threshold_percent)%", ""' \
+		"change reported when q <= \(.fdr) (exact rank test, FDR over \(.family) variants) and |change| >= \(.threshold_percent)%",
+		"a verdict needs \(.min_runs) runs a side\(if .runs_for_one_variant then "; one changed variant alone, \(.runs_for_one_variant)" else "" end)", ""' \
 		"$out/comparison.json"
 	jq -r '
 		def n: if . == null then "-" else (. | floor | tostring) end;
 		def p: if . == null then "-" else ((. * 10 | round) / 10 | tostring) + "%" end;
-		(["variant", "runs", .labels.base, .labels.cand, "change", "95% CI", "verdict", "lost", "dup", "delayed"] | @tsv),
+		def g: if . == null then "-" else (. * 10000 | round / 10000 | tostring) end;
+		(["variant", "runs", .labels.base, .labels.cand, "change", "p", "q", "verdict", "lost", "dup", "delayed"] | @tsv),
 		(.variants[] | [.variant, "\(.runs.base)/\(.runs.cand)", (.base.median | n), (.cand.median | n),
-			(.diff.percent | p), "\(.diff.ci95[0] | n)..\(.diff.ci95[1] | n)",
+			(.diff.percent | p), (.test.p | g), (.test.q | g),
 			.verdict + (if (.flags | length) > 0 then " !! " + (.flags | join(" ")) else "" end),
 			"\(.lost.base)/\(.lost.cand)", "\(.duplicate.base)/\(.duplicate.cand)",
 			"\(.delayed.base)/\(.delayed.cand)"] | @tsv)' "$out/comparison.json" |
@@ -311,9 +388,10 @@ jq -r '
 	def n: if . == null then "-" else (. | floor | tostring) end;
 	def f: if . == null then "-" else ((. * 100 | round) / 100 | tostring) end;
 	def p: if . == null then "-" else ((. * 10 | round) / 10 | tostring) + "%" end;
-	"| variant | runs | \(.labels.base) | \(.labels.cand) | change | 95% CI (cycles) | verdict | lost | duplicate | delayed |",
-	"| --- | --- | ---: | ---: | ---: | --- | --- | --- | --- | --- |",
-	(.variants[] | "| \(.variant) | \(.runs.base)/\(.runs.cand) | \(.base.median | n) | \(.cand.median | n) | \(.diff.percent | p) | \(.diff.ci95[0] | n)..\(.diff.ci95[1] | n) | \(.verdict)\(if (.flags | length) > 0 then " **" + (.flags | join(" ")) + "**" else "" end) | \(.lost.base)/\(.lost.cand) | \(.duplicate.base)/\(.duplicate.cand) | \(.delayed.base)/\(.delayed.cand) |"),
+	def g: if . == null then "-" else (. * 10000 | round / 10000 | tostring) end;
+	"| variant | runs | \(.labels.base) | \(.labels.cand) | change | p | q | verdict | lost | duplicate | delayed |",
+	"| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |",
+	(.variants[] | "| \(.variant) | \(.runs.base)/\(.runs.cand) | \(.base.median | n) | \(.cand.median | n) | \(.diff.percent | p) | \(.test.p | g) | \(.test.q | g) | \(.verdict)\(if (.flags | length) > 0 then " **" + (.flags | join(" ")) + "**" else "" end) | \(.lost.base)/\(.lost.cand) | \(.duplicate.base)/\(.duplicate.cand) | \(.delayed.base)/\(.delayed.cand) |"),
 	(if [.variants[].per_ipi | .base, .cand | values] | length > 0 then
 		"", "KVM events per interrupt (median over runs): exits, and irq_injections, the",
 		"interrupts KVM injected at VM entry; posted-interrupt delivery (APICv)",
@@ -327,8 +405,8 @@ jq -r '
 
 plot_medians() {
 	jq -r '.variants[] | select(.base.median != null and .cand.median != null) |
-		[(.variant | sub("_test/"; ": ")), .base.median, (.base.ci95[0] // .base.min), (.base.ci95[1] // .base.max),
-		 .cand.median, (.cand.ci95[0] // .cand.min), (.cand.ci95[1] // .cand.max)] | @tsv' \
+		[(.variant | sub("_test/"; ": ")), .base.median, .base.min, .base.max,
+		 .cand.median, .cand.min, .cand.max] | @tsv' \
 		"$out/comparison.json" >"$work/medians.dat"
 	[ -s "$work/medians.dat" ] || return 0
 	local n width
@@ -340,7 +418,7 @@ plot_medians() {
 		gnuplot <<EOG || return 1
 set terminal $term
 set output "$out/medians.${term%% *}"
-set title "Median $metric cycles per variant, with 95% bootstrap CI of the median"
+set title "Median $metric cycles per variant, and the range of its runs"
 set logscale y
 set ylabel "cycles"
 set xtics rotate by -45 font ",8" noenhanced
@@ -399,7 +477,7 @@ rel() {
 	for d in "${cand_dirs[@]}"; do cmd+=" -c $(rel "$d")"; done
 	cmd+=" --base-label $base_label --cand-label $cand_label --metric $metric"
 	[ "$stat" = p50 ] || cmd+=" --stat $stat"
-	cmd+=" --threshold $threshold --seed $seed${cdf:+ --cdf $cdf}"
+	cmd+=" --threshold $threshold${cdf:+ --cdf $cdf}"
 	[ $plots -eq 1 ] || cmd+=" --no-plots"
 	cmd+=" -o $(rel "$out")"
 	jq -r --arg cmd "$cmd" --arg cdf "$(cat "$work/cdf.variant" 2>/dev/null)" '
@@ -414,10 +492,10 @@ rel() {
 		"**\(.labels.base)** (baseline):", "", side(.sides.base), "",
 		"**\(.labels.cand)** (candidate):", "", side(.sides.cand), "",
 		"## How", "",
-		"Metric: \(.metric) cycles (\(if .metric == "latency" then "send to the handler'"'"'s first instruction" else "one test iteration" end)). \(.statistic). A run'"'"'s IPIs share its conditions (host load, CPU placement), so runs, not IPIs, are the independent samples. A change is reported only when the interval excludes zero and is at least \(.threshold_percent)%; otherwise it is within the run-to-run noise.", "",
+		"Metric: \(.metric) cycles (\(if .metric == "latency" then "send to the handler'"'"'s first instruction" else "one test iteration" end)). \(.statistic). A run'"'"'s IPIs share its conditions (host load, CPU placement), so runs, not IPIs, are the independent samples. A change is reported only when its q-value is at most \(.fdr) (the false discovery rate over the \(.family) variants with enough runs) and it is at least \(.threshold_percent)%; otherwise it is within the run-to-run noise. A verdict needs \(.min_runs) runs a side\(if .runs_for_one_variant then "; a change in one variant alone among \(.family) needs \(.runs_for_one_variant)" else "" end).", "",
 		"## Results", "",
 		"See comparison.md (below), comparison.txt for mail, comparison.json for everything." +
-		(if $cdf != "" then " Plots: medians.svg/.png (each side'"'"'s median with its 95% CI), cdf.svg/.png (\($cdf))." else "" end), "",
+		(if $cdf != "" then " Plots: medians.svg/.png (each side'"'"'s median and the range of its runs), cdf.svg/.png (\($cdf))." else "" end), "",
 		"## Regenerate", "", "From the repository top, on the committed raw results (remove this directory first: comparisons are never overwritten):", "", "    \($cmd)"' \
 		"$out/comparison.json"
 	echo

@@ -65,9 +65,16 @@ verdict "no built tests: skip" 125 FAKE_P50=1 -- -b "$work/nowhere"
 verdict "failed preparation: skip" 125 FAKE_P50=1 -- --prepare false
 verdict "bad arguments: 128, which aborts git bisect run, never a verdict" 128 FAKE_P50=1 -- --repeat x
 
-"$SRC/run_tests.sh" -b "$work/bin" -o "$work/saved" --run-id good -r 3 >/dev/null 2>&1
+"$SRC/run_tests.sh" -b "$work/bin" -o "$work/saved" --run-id good -r 4 >/dev/null 2>&1
+"$SRC/run_tests.sh" -b "$work/bin" -o "$work/saved" --run-id three -r 3 >/dev/null 2>&1
 verdict "twice as slow as the baseline: bad" 1 FAKE_P50=2000 -- --baseline "$work/saved/good"
-check "the regression is named with its CI" grep -q "fake_test/v: 1000 -> 2000 cycles (100%, 95% CI 1000..1000)" "$work/out"
+# 4 runs a side, every candidate run above every baseline run: 2 of the
+# C(8,4) = 70 splits are as extreme, and there is one variant.
+check "the regression is named with its p and q" grep -q "fake_test/v: 1000 -> 2000 cycles (100%, p 0.0286, q 0.0286)" "$work/out"
+verdict "with --baseline, 3 runs cannot judge a regression: 128, a usage error" 128 FAKE_P50=2000 -- \
+	--baseline "$work/saved/good" -r 3
+verdict "nor can a baseline of 3 runs: 128" 128 FAKE_P50=2000 -- --baseline "$work/saved/three"
+check "... which says so" grep -q "has 3 runs of a test: a regression verdict needs 4" "$work/out"
 verdict "1% slower, threshold 10%: good" 0 FAKE_P50=1010 -- --baseline "$work/saved/good"
 verdict "6% slower, but over --max-regress-cycles 50: bad" 1 FAKE_P50=1060 -- \
 	--baseline "$work/saved/good" --max-regress-cycles 50

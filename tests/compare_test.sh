@@ -72,9 +72,14 @@ check "identical sets: no change" test "$(verdict same.cmp moving)" = "no change
 run_compare slower 1 -b "$work/base" -c "$work/slower" -o "$work/slower.cmp"
 check "50% slower: regressed" test "$(verdict slower.cmp moving)" = "regressed"
 check "the unchanged variant stays unchanged" test "$(verdict slower.cmp steady)" = "no change"
-check "the difference and its CI are in cycles" jq_holds \
-	'.variants[] | select(.variant == "t_test/moving") | .diff.cycles == 1030 and .diff.ci95[0] > 0' \
+# Every candidate run above every baseline run: 2 of the C(10,5) = 252
+# splits are as extreme, and 3 variants make q three times p.
+check "the difference in cycles, the exact p and its q over the 3 variants" jq_holds \
+	'.variants[] | select(.variant == "t_test/moving") | .diff.cycles == 1030 and
+	 (.test.p - 2 / 252 | fabs) < 1e-5 and (.test.q - 6 / 252 | fabs) < 1e-5' \
 	"$work/slower.cmp/comparison.json"
+check "identical runs, every pair a tie: p = 1" jq_holds \
+	'.variants[] | select(.variant == "t_test/steady") | .test.p == 1' "$work/slower.cmp/comparison.json"
 run_compare faster 0 -b "$work/base" -c "$work/faster" -o "$work/faster.cmp"
 check "50% faster: improved" test "$(verdict faster.cmp moving)" = "improved"
 run_compare threshold 0 -b "$work/base" -c "$work/slower" -t 60 -o "$work/threshold.cmp"
@@ -95,6 +100,95 @@ check "a moved tail, by the median: no change" test "$(verdict tail-p50.cmp tail
 run_compare tail-p99 1 -b "$work/tail-base" -c "$work/tail-cand" --stat p99 -o "$work/tail-p99.cmp"
 check "by the p99: regressed" test "$(verdict tail-p99.cmp tail)" = "regressed"
 check "and the tables say which statistic" grep -q "median of per-run p99s" "$work/tail-p99.cmp/comparison.txt"
+
+# Three runs a side cannot make a verdict, however far apart: no split of
+# six runs is rarer than 2 in 20.
+for i in 1 2 3; do
+	make_run "$work/three-base" "r$i" "moving:$((1000 + i)):0:0"
+	make_run "$work/three-cand" "r$i" "moving:$((3000 + i)):0:0"
+done
+run_compare three 0 -b "$work/three-base" -c "$work/three-cand" -o "$work/three.cmp"
+check "three runs a side, 200% apart: insufficient runs" test "$(verdict three.cmp moving)" = "insufficient runs"
+
+# The false discovery rate holds over the variants.  40 variants, 4 runs
+# a side: one that moved alone (p = 2/70) is not a discovery among 40; the
+# same move in all 40 is 40 discoveries.
+for i in 1 2 3 4; do
+	one=() all=() base=()
+	for v in $(seq 1 40); do
+		base+=("v$v:$((1000 + i)):0:0")
+		all+=("v$v:$((2000 + i)):0:0")
+		if [ "$v" -eq 1 ]; then one+=("v$v:$((2000 + i)):0:0"); else one+=("v$v:$((1000 + i)):0:0"); fi
+	done
+	make_run "$work/fdr-base" "r$i" "${base[@]}"
+	make_run "$work/fdr-one" "r$i" "${one[@]}"
+	make_run "$work/fdr-all" "r$i" "${all[@]}"
+done
+run_compare fdr-one 0 -b "$work/fdr-base" -c "$work/fdr-one" -o "$work/fdr-one.cmp"
+check "one variant moved among 40, 4 runs a side: no discovery, and the README says 7 runs would do" jq_holds \
+	'.family == 40 and .runs_for_one_variant == 7 and ([.variants[] | select(.verdict != "no change")] | length == 0)' \
+	"$work/fdr-one.cmp/comparison.json"
+run_compare fdr-all 1 -b "$work/fdr-base" -c "$work/fdr-all" -o "$work/fdr-all.cmp"
+check "all 40 moved: 40 regressions" jq_holds \
+	'[.variants[] | select(.verdict == "regressed")] | length == 40' "$work/fdr-all.cmp/comparison.json"
+
+# A/A: both sides drawn from one distribution (80 variants, 6 runs a
+# side, each run's median spread over -40%..+60% with a heavy tail, from a
+# fixed seed): noise, and compare must call none of it a change.
+for side in a b; do
+	for i in 1 2 3 4 5 6; do
+		mapfile -t specs < <(awk -v seed="$side$i" 'BEGIN {
+			srand(length(seed) * 7919 + index("ab", substr(seed, 1, 1)) * 104729 + substr(seed, 2) * 15485863)
+			for (v = 1; v <= 80; v++) {
+				u = rand(); x = 1000 * (0.6 + u) * (rand() < 0.1 ? 1.5 : 1)
+				printf "v%d:%d:0:0\n", v, x
+			}
+		}')
+		make_run "$work/aa-$side" "r$i" "${specs[@]}"
+	done
+done
+run_compare aa 0 -b "$work/aa-a" -c "$work/aa-b" -o "$work/aa.cmp"
+check "A/A on 80 noisy variants, 6 runs a side: no change anywhere" jq_holds \
+	'[.variants[] | select(.verdict != "no change")] | length == 0' "$work/aa.cmp/comparison.json"
+check "... although some variants' medians differ by more than the threshold" jq_holds \
+	'[.variants[] | select(.diff.percent | fabs > 15)] | length > 5' "$work/aa.cmp/comparison.json"
+
+# compare-aa.sh: a set of 8 runs of one kernel, split and compared again
+# and again.  Noise alone: no split reports a change.  A set whose last 4
+# runs drifted: the first-against-next split does, and the script fails.
+# aa_set DIR SHIFT: rep-1..rep-8, 30 variants, rep-5..8 shifted by SHIFT.
+aa_set() {
+	local dir=$1 shift_by=$2 i list=()
+
+	for i in 1 2 3 4 5 6 7 8; do
+		mapfile -t specs < <(awk -v i="$i" -v s="$shift_by" 'BEGIN {
+			srand(i * 7919)
+			for (v = 1; v <= 30; v++)
+				printf "v%d:%d:0:0\n", v, 1000 * (0.8 + 0.4 * rand()) + (i > 4 ? s : 0)
+		}')
+		make_run "$dir" "rep-$i" "${specs[@]}"
+		rm "$dir/rep-$i/run.json"
+		list+=("{\"name\": \"t_test\", \"result\": \"rep-$i/t_test.json\"}")
+	done
+	(IFS=,; echo "{\"schema\": \"kvm-ipi-selftests/run\", \"schema_version\": 1, \"tests\": [${list[*]}]}") \
+		>"$dir/run.json"
+}
+aa_set "$work/aa-noise" 0
+aa_set "$work/aa-drift" 2000
+"$SRC/scripts/compare-aa.sh" -k 4 -n 3 -o "$work/aa-noise.out" "$work/aa-noise" >/dev/null 2>&1
+check "compare-aa.sh on noise: exit $?, 5 splits of 4 runs a side, none with a change" jq_holds \
+	'.groups | length == 1 and .[0].splits == 5 and .[0].splits_with_changes == 0 and .[0].k == 4' \
+	"$work/aa-noise.out/aa-summary.json"
+"$SRC/scripts/compare-aa.sh" -k 4 -n 3 -o "$work/aa-drift.out" "$work/aa-drift" >/dev/null 2>&1
+rc=$?
+check "compare-aa.sh on a set that drifted: exit 1 (got $rc)" test "$rc" -eq 1
+check "... the first-against-next split reports all 30 variants" jq_holds \
+	'.groups[0].fixed[] | select(.split == "first-4-vs-next-4") | .changes == 30' \
+	"$work/aa-drift.out/aa-summary.json"
+"$SRC/scripts/compare-aa.sh" -k 4 -o "$work/aa-drift.out" "$work/aa-drift" >"$work/aa-again.out" 2>&1
+check "compare-aa.sh never overwrites a summary" grep -q "never overwritten" "$work/aa-again.out"
+"$SRC/scripts/compare-aa.sh" -k 5 -o "$work/aa-five.out" "$work/aa-noise" >"$work/aa-five.out.log" 2>&1
+check "compare-aa.sh: two sides of 5 from 8 runs are refused" grep -q "cannot make two sides of 5" "$work/aa-five.out.log"
 
 make_run "$work/one" r1 "moving:4000:0:0" "extra:10:0:0"
 run_compare one 0 -b "$work/base" -c "$work/one" -o "$work/one.cmp"
@@ -155,7 +249,7 @@ check "a directory with no runs says so" grep -q "no runs with results in it" "$
 check "plots: SVG and PNG, medians and CDF" test -s "$work/plots.cmp/medians.svg" -a \
 	-s "$work/plots.cmp/medians.png" -a -s "$work/plots.cmp/cdf.svg" -a -s "$work/plots.cmp/cdf.png"
 "$compare" -b "$work/base" -c "$work/slower" -o "$work/again.cmp" >/dev/null 2>&1
-check "same inputs and seed: same comparison" cmp -s "$work/plots.cmp/comparison.json" "$work/again.cmp/comparison.json"
+check "same inputs: same comparison" cmp -s "$work/plots.cmp/comparison.json" "$work/again.cmp/comparison.json"
 check "the README says how to regenerate it" grep -q '^    scripts/compare.sh -b ' "$work/plots.cmp/README.md"
 
 echo "1..$checks"
