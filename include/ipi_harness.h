@@ -67,6 +67,7 @@ enum ipi_fault {
 	IPI_FAULT_STRANDED,	/* the receiver halts with nothing coming */
 	IPI_FAULT_CLOCK,	/* the host's TSC conversion is put off by 10 ms */
 	IPI_FAULT_TSC_WRITE,	/* the guest moves its own TSC: the offset changes mid-run */
+	IPI_FAULT_MASKED,	/* the receiver raises its vector with INT n while IF=0 */
 	IPI_NR_FAULTS,
 };
 
@@ -162,6 +163,17 @@ struct ipi_strand {
 
 #define IPI_MAX_STRANDS		8
 
+/* An interrupt taken with IF=0 or in an STI shadow: where it interrupted. */
+struct ipi_masked {
+	uint64_t vector;
+	uint64_t in_shadow;
+	uint64_t rip;
+	uint64_t rflags;
+	uint64_t tsc;
+};
+
+#define IPI_MAX_MASKED		8
+
 struct ipi_vcpu {
 	struct ipi_vcpu *self;		/* %gs:0 */
 	uint32_t index;
@@ -186,13 +198,14 @@ struct ipi_vcpu {
 	uint64_t last_rx_vector;
 	uint64_t max_latency[IPI_NR_VECTORS];
 	uint32_t delayed_by_vector[IPI_NR_VECTORS];
+	uint64_t delayed_by_fault;	/* ... of them, let in by a control's release */
 	uint64_t progress;		/* heartbeat for the host watchdog */
 	uint64_t churn_exits;		/* exits made on purpose (ipi_guest_note_exit()) */
 	uint64_t churn_exit_tsc;	/* ... and the TSC just before the latest */
 
 	/* The timeline of a dwelling receiver; @timed: it keeps one. */
 	uint32_t timed;
-	uint32_t fault_release;		/* the held control lets its interrupts in */
+	uint32_t fault_release;		/* the held or tpr_mask control lets its interrupts in */
 	uint64_t gap_cycles;		/* a longer step in its TSC loop is an exit */
 	uint64_t loop_tsc;		/* its TSC loop's latest look */
 	uint64_t nr_marks;
@@ -206,6 +219,10 @@ struct ipi_vcpu {
 	struct ipi_crossing crossings[IPI_MAX_CROSSINGS];
 	uint64_t stranded;
 	struct ipi_strand strands[IPI_MAX_STRANDS];
+	/* Interrupts taken with IF=0 or inside an STI shadow, and where. */
+	uint64_t taken_masked;
+	uint64_t shadow_deliveries;	/* ... of them, the test's, in a shadow */
+	struct ipi_masked masked[IPI_MAX_MASKED];
 	uint64_t fault_released;	/* held control: deliveries it let in after an exit */
 	uint64_t fault_windows[IPI_MAX_FAULT_WINDOWS];	/* ... and how long each was held */
 	struct lat_hist latency;	/* send TSC to handler entry */
@@ -264,13 +281,17 @@ static inline void ipi_irq_enable(void)
 }
 
 /* Halt with interrupts enabled, no window between STI and HLT; IF=0 after. */
-static inline void ipi_sti_hlt_cli(void)
-{
-	__asm__ __volatile__("sti; hlt; cli" ::: "memory");
-}
-
-/* ipi_sti_hlt_cli(), and a halt only the watchdog ended counts as stranded. */
+/*
+ * "sti; hlt; cli", and a halt only the watchdog ended counts as stranded.
+ * Call with IF=0.
+ */
 void ipi_guest_halt(void);
+
+/*
+ * "sti; nop; cli": a pending interrupt is taken after the nop, at the cli,
+ * never before the nop (the STI shadow).  Call with IF=0.
+ */
+void ipi_guest_sti_nop_cli(void);
 
 typedef void (*ipi_send_fn)(uint32_t dest, uint8_t vector);
 
@@ -324,6 +345,8 @@ struct ipi_vm {
 	int64_t tsc_fault_shift;		/* the clock control's deliberate error */
 	uint64_t tsc_khz;
 	uint64_t stall_ms;
+	uint64_t start_ms;		/* the VM's creation */
+	uint64_t deadline_ms;		/* from then: the watchdog stops the run there */
 	bool pin;
 	uint64_t migrate_us;
 	uint64_t migrations;
@@ -340,6 +363,7 @@ struct ipi_vm {
 	uint64_t host_faults_injected;
 	uint64_t wakes_sent;
 	bool aborted;			/* ... and finally stopped the run */
+	bool deadline_passed;		/* ... because the variant's time was up */
 	struct kvm_stats_snapshot *stats_before[IPI_MAX_VCPUS];
 	struct kvm_stats_snapshot *stats_after[IPI_MAX_VCPUS];
 

@@ -27,10 +27,12 @@ struct ipi_counts {
 	uint64_t held;		/* waited for a later VM entry than KVM guarantees */
 	uint64_t rescued;	/* delivered only after the harness intervened */
 	uint64_t stranded;	/* halts only the watchdog ended, nothing pending */
+	uint64_t masked;	/* taken with IF=0 or inside an STI shadow */
 	uint64_t clock_skew;	/* handler TSC earlier than send TSC */
 	uint64_t clock_skew_beyond;	/* ... by more than the measured clock error */
 	uint64_t missed_waits;
 	uint64_t faults_injected;	/* by a negative control, as the guest counted them */
+	uint64_t delayed_by_fault;	/* delayed, and let in by the control's own release */
 };
 
 struct ipi_verdict_policy {

@@ -273,6 +273,24 @@ void ipi_classify_write_json(const struct ipi_vm *ivm, const struct ipi_classes 
 			json_u64(w, "vcpu", i);
 			json_u64(w, "hlt_tsc", rec->strands[k].hlt_tsc);
 			json_u64(w, "wake_sent_tsc", rec->strands[k].wake_sent_tsc);
+			json_u64(w, "last_delivery_tsc", rec->strands[k].rx_tsc);
+			json_end_object(w);
+		}
+	}
+	json_end_array(w);
+	/* Interrupts taken where the CPU must not take them: the first few. */
+	json_begin_array(w, "masked");
+	for (i = 0; i < ivm->nr_vcpus; i++) {
+		const struct ipi_vcpu *rec = ivm->rec[i];
+
+		for (k = 0; k < rec->taken_masked && k < IPI_MAX_MASKED; k++) {
+			json_begin_object(w, NULL);
+			json_u64(w, "vcpu", i);
+			json_u64(w, "vector", rec->masked[k].vector);
+			json_bool(w, "in_sti_shadow", rec->masked[k].in_shadow);
+			json_u64(w, "rip", rec->masked[k].rip);
+			json_u64(w, "rflags", rec->masked[k].rflags);
+			json_u64(w, "tsc", rec->masked[k].tsc);
 			json_end_object(w);
 		}
 	}
@@ -293,6 +311,12 @@ void ipi_classify_print(const struct ipi_vm *ivm, const struct ipi_classes *c)
 			ksft_print_msg("stranded: vCPU %u halted at %llu, only the watchdog's wake-up (sent %llu) ended it\n",
 				       i, (unsigned long long)ivm->rec[i]->strands[k].hlt_tsc,
 				       (unsigned long long)ivm->rec[i]->strands[k].wake_sent_tsc);
+		for (k = 0; k < ivm->rec[i]->taken_masked && k < IPI_MAX_MASKED; k++)
+			ksft_print_msg("masked: vCPU %u took vector 0x%llx at rip 0x%llx, rflags 0x%llx%s\n",
+				       i, (unsigned long long)ivm->rec[i]->masked[k].vector,
+				       (unsigned long long)ivm->rec[i]->masked[k].rip,
+				       (unsigned long long)ivm->rec[i]->masked[k].rflags,
+				       ivm->rec[i]->masked[k].in_shadow ? ", inside an STI shadow" : "");
 	}
 	if (c->clock_unstable)
 		ksft_print_msg("the guest's TSC offset moved during the run (host TSC unstable): %llu crossings past the margins not judged\n",

@@ -83,13 +83,16 @@ void ipi_guest_quiet(void)
  */
 static void prefault(void)
 {
-	extern void *idt_handlers;
 	struct desc_ptr idt = get_idt();
+	const struct idt_entry *gate = (const struct idt_entry *)idt.address;
 	uint64_t p, i;
 
 	for (p = idt.address; p <= idt.address + idt.size; p += PAGE_SIZE)
 		(void)READ_ONCE(*(uint8_t *)p);
-	(void)READ_ONCE(*(uint8_t *)&idt_handlers);
+	/* Each vector's entry stub, found through its gate, as the CPU finds it. */
+	for (i = IPI_FIRST_VECTOR; i < IPI_NR_VECTORS; i++)
+		(void)READ_ONCE(*(uint8_t *)(gate[i].offset0 | (uint64_t)gate[i].offset1 << 16 |
+					     (uint64_t)gate[i].offset2 << 32));
 	(void)READ_ONCE(*(uint8_t *)ipi_guest_handler);
 	/* A write, which other vCPUs' concurrent writes cannot be lost to. */
 	for (i = 0; i < ipi_config.nr_vcpus; i++) {
@@ -368,6 +371,9 @@ static void account_latency(struct ipi_vcpu *self, uint8_t vector, uint64_t now,
 	if (late || latency > ipi_config.delay_threshold) {
 		self->delayed++;
 		self->delayed_by_vector[vector]++;
+		/* The control's own interrupts, matched one by one: not noise. */
+		if (READ_ONCE(self->fault_release))
+			self->delayed_by_fault++;
 	}
 }
 
@@ -433,6 +439,41 @@ static void add_crossing(struct ipi_vcpu *self, uint8_t kind, uint8_t vector,
 	c->point_tsc = point;
 	c->back_tsc = back;
 	c->rx_tsc = now;
+}
+
+/* The instruction after each of the library's STIs (ipi_guest_halt(), ipi_guest_sti_nop_cli()). */
+extern const char ipi_guest_hlt_insn[], ipi_guest_nop_insn[];
+
+/*
+ * The CPU may take a maskable interrupt only with RFLAGS.IF set, and not
+ * in the shadow of an STI: at the instruction after it.  The handler sees
+ * where it interrupted: with IF clear there, or at the instruction after
+ * one of the library's STIs (never reached yet, so the shadow was broken),
+ * the interrupt was taken where it must not be.  A vCPU that takes its
+ * interrupt before a hlt sleeps on nothing: ipi_guest_halt() counts that
+ * halt stranded.
+ */
+static void check_interruptible(struct ipi_vcpu *self, const struct ex_regs *regs,
+				uint8_t vector, uint64_t now, bool counted)
+{
+	bool masked = !(regs->rflags & X86_EFLAGS_IF);
+	bool shadow = regs->rip == (uint64_t)ipi_guest_hlt_insn ||
+		      regs->rip == (uint64_t)ipi_guest_nop_insn;
+
+	if (!masked && !shadow)
+		return;
+	if (shadow && counted)
+		self->shadow_deliveries++;
+	if (self->taken_masked < IPI_MAX_MASKED) {
+		struct ipi_masked *m = &self->masked[self->taken_masked];
+
+		m->vector = vector;
+		m->in_shadow = shadow;
+		m->rip = regs->rip;
+		m->rflags = regs->rflags;
+		m->tsc = now;
+	}
+	self->taken_masked++;
 }
 
 /*
@@ -532,6 +573,8 @@ void ipi_guest_handler(struct ex_regs *regs)
 	bool fault = counted && fault_due(++self->deliveries);
 	uint64_t n = self->received[vector] + 1;
 
+	check_interruptible(self, regs, vector, now, counted);
+
 	if (fault && ipi_config.fault == IPI_FAULT_DOUBLE_COUNT) {
 		self->faults_injected++;
 		n++;
@@ -569,6 +612,15 @@ void ipi_guest_handler(struct ex_regs *regs)
 	WRITE_ONCE(self->loop_tsc, rdtsc());
 }
 
+void ipi_guest_sti_nop_cli(void)
+{
+	__asm__ __volatile__("sti\n\t"
+			     ".globl ipi_guest_nop_insn\n"
+			     "ipi_guest_nop_insn:\n\t"
+			     "nop\n\t"
+			     "cli" ::: "memory");
+}
+
 /* Count a send to @dest_index on @vector; returns its sequence number. */
 uint64_t ipi_guest_stamp(uint32_t dest_index, uint8_t vector)
 {
@@ -598,11 +650,23 @@ void ipi_guest_halt(void)
 {
 	struct ipi_vcpu *self = this_ipi_vcpu();
 	uint64_t wakes = READ_ONCE(self->received[IPI_WAKE_VECTOR]);
-	uint64_t deliveries = self->deliveries, t = rdtsc();
+	uint64_t deliveries = self->deliveries, in_shadow = self->shadow_deliveries;
+	uint64_t t = rdtsc();
 	unsigned int v;
 
-	ipi_sti_hlt_cli();
-	if (READ_ONCE(self->received[IPI_WAKE_VECTOR]) == wakes || self->deliveries != deliveries)
+	/* The one copy of this hlt: the handler knows an interrupt taken before it. */
+	__asm__ __volatile__("sti\n\t"
+			     ".globl ipi_guest_hlt_insn\n"
+			     "ipi_guest_hlt_insn:\n\t"
+			     "hlt\n\t"
+			     "cli" ::: "memory");
+	/*
+	 * Ended by a delivery of the test's, unless the only ones were taken
+	 * inside the STI shadow, before the hlt: then nothing ended it but
+	 * the watchdog.
+	 */
+	if (READ_ONCE(self->received[IPI_WAKE_VECTOR]) == wakes ||
+	    self->deliveries - deliveries != self->shadow_deliveries - in_shadow)
 		return;
 	/* The run is ending: the harness's end, not the watchdog, owes it a wake-up. */
 	if (ipi_guest_host_done())

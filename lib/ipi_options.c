@@ -26,6 +26,7 @@ static const char * const fault_names[] = {
 	[IPI_FAULT_STRANDED] = "stranded",
 	[IPI_FAULT_CLOCK] = "clock",
 	[IPI_FAULT_TSC_WRITE] = "tsc_write",
+	[IPI_FAULT_MASKED] = "masked",
 };
 
 const char *ipi_fault_name(enum ipi_fault fault)
@@ -74,13 +75,15 @@ void ipi_options_usage(FILE *f, const char *prog)
 		"      --fail-on-delayed     delayed deliveries fail the variant (default: reported only)\n"
 		"  -g, --grace-ms N          how long a guest waits for an interrupt to arrive (500)\n"
 		"      --stall-ms N          no progress for N ms: the host wakes the vCPUs (1000)\n"
-		"  -T, --timeout-s N         per-variant watchdog, the variant is killed after it (100)\n"
+		"  -T, --timeout-s N         per-variant limit (100): the watchdog stops a run still\n"
+		"                            going at N less a quarter (at most 10 s) and reports\n"
+		"                            it; the variant is killed at N\n"
 		"  -v, --variant GLOB[,GLOB]  run only the matching variants\n"
 		"  -l, --list                list the variants and exit\n"
 		"  -o, --results-dir DIR     write the test's JSON into DIR (default: $IPI_RESULTS_DIR)\n"
 		"      --fault KIND          negative control: lost|phantom|no_eoi|duplicate|\n"
 		"                            double_count|spurious|delayed|tpr_mask|held|\n"
-		"                            rescued|stranded|clock|tsc_write\n"
+		"                            rescued|stranded|clock|tsc_write|masked\n"
 		"      --fault-every N       inject the fault on every Nth send (1000); at most --count\n"
 		"  -h, --help                this text\n", prog);
 }
@@ -290,7 +293,7 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 		case OPT_FAULT:
 			if (parse_fault(optarg, &o->fault))
 				return bad(err, err_len,
-					   "--fault: '%s' is not one of lost, phantom, no_eoi, duplicate, double_count, spurious, delayed, tpr_mask, held, rescued, stranded, clock, tsc_write",
+					   "--fault: '%s' is not one of lost, phantom, no_eoi, duplicate, double_count, spurious, delayed, tpr_mask, held, rescued, stranded, clock, tsc_write, masked",
 					   optarg);
 			break;
 		case OPT_FAULT_EVERY:

@@ -67,6 +67,9 @@ int ipi_verdict(const struct ipi_counts *c, bool aborted,
 		add_reason(why, len, "%llu late", (unsigned long long)c->late);
 	if (c->stranded)
 		add_reason(why, len, "%llu stranded", (unsigned long long)c->stranded);
+	if (c->masked)
+		add_reason(why, len, "%llu taken while masked (IF=0 or an STI shadow)",
+			   (unsigned long long)c->masked);
 	if (c->clock_skew_beyond)
 		add_reason(why, len, "clock skew beyond the TSC error on %llu vCPUs",
 			   (unsigned long long)c->clock_skew_beyond);
@@ -117,6 +120,8 @@ static void collect(struct ipi_vm *ivm, struct run_totals *t)
 		t->counts.clock_skew += rec->clock_skew;
 		t->counts.missed_waits += rec->missed_waits;
 		t->counts.faults_injected += rec->faults_injected;
+		t->counts.delayed_by_fault += rec->delayed_by_fault;
+		t->counts.masked += rec->taken_masked;
 		lat_hist_merge(&t->latency, &rec->latency);
 		lat_hist_merge(&t->iteration, &rec->iteration);
 		lat_hist_merge(&t->eoi, &rec->eoi);
@@ -152,10 +157,12 @@ static void write_counts(struct json_writer *w, const struct ipi_counts *c)
 	json_u64(w, "held", c->held);
 	json_u64(w, "rescued", c->rescued);
 	json_u64(w, "stranded", c->stranded);
+	json_u64(w, "masked", c->masked);
 	json_u64(w, "clock_skew", c->clock_skew);
 	json_u64(w, "clock_skew_beyond_error", c->clock_skew_beyond);
 	json_u64(w, "missed_waits", c->missed_waits);
 	json_u64(w, "faults_injected", c->faults_injected);
+	json_u64(w, "delayed_by_fault", c->delayed_by_fault);
 	json_end_object(w);
 }
 
@@ -442,11 +449,11 @@ int ipi_vm_report(struct ipi_vm *ivm, const struct ipi_options *opts,
 	if (verdict != KSFT_PASS)
 		issue = explained(&t.counts, ivm->aborted, &policy, test, variant);
 
-	ksft_print_msg("sent=%llu received=%llu lost=%llu rescued=%llu held=%llu late=%llu stranded=%llu duplicate=%llu spurious=%llu delayed=%llu (> %llu us) wakes=%llu\n",
+	ksft_print_msg("sent=%llu received=%llu lost=%llu rescued=%llu held=%llu late=%llu stranded=%llu masked=%llu duplicate=%llu spurious=%llu delayed=%llu (> %llu us) wakes=%llu\n",
 		       (unsigned long long)t.counts.sent, (unsigned long long)t.counts.received,
 		       (unsigned long long)t.counts.lost, (unsigned long long)t.counts.rescued,
 		       (unsigned long long)t.counts.held, (unsigned long long)t.counts.late,
-		       (unsigned long long)t.counts.stranded,
+		       (unsigned long long)t.counts.stranded, (unsigned long long)t.counts.masked,
 		       (unsigned long long)t.counts.duplicate,
 		       (unsigned long long)t.counts.spurious,
 		       (unsigned long long)t.counts.delayed,
@@ -473,12 +480,13 @@ int ipi_vm_report(struct ipi_vm *ivm, const struct ipi_options *opts,
 	json_u64(w, "kicks", ivm->kicks);
 	write_u64_array(w, "exits_to_userspace", ivm->exits, ivm->nr_vcpus);
 	json_bool(w, "aborted", ivm->aborted);
+	json_bool(w, "deadline_passed", ivm->deadline_passed);
 	write_summary(w, "latency", &t.latency, ivm->tsc_khz);
 	write_summary(w, "iteration", &t.iteration, ivm->tsc_khz);
 	write_summary(w, "eoi", &t.eoi, ivm->tsc_khz);
 	write_per_vector(w, ivm);
 	if (t.counts.lost || t.counts.rescued || t.counts.held || t.counts.stranded ||
-	    ivm->aborted)
+	    t.counts.masked || ivm->aborted)
 		dump_diagnostics(ivm, w);
 	write_stats(w, t.stats, t.counts.sent);
 	if (ivm->report_extra)

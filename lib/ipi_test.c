@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <poll.h>
 #include <signal.h>
@@ -157,6 +158,28 @@ static void classify_exit(int status, struct variant_outcome *out)
 		      out->code == KSFT_XFAIL ? V_XFAIL : V_FAIL;
 }
 
+/*
+ * After SIGKILL: a child stuck in the kernel (a vCPU in an uninterruptible
+ * wait) dies only when it leaves it.  Wait for that, but not forever: say
+ * so and go on, rather than hang the whole test on one variant.
+ */
+#define REAP_TIMEOUT_S	10
+
+static void reap_killed(pid_t pid, int *status, struct variant_outcome *out)
+{
+	double deadline = now_s() + REAP_TIMEOUT_S;
+
+	while (waitpid(pid, status, WNOHANG) != pid) {
+		if (now_s() > deadline) {
+			ksft_print_msg("pid %d survived SIGKILL for %d s (stuck in the kernel?); not waiting for it\n",
+				       pid, REAP_TIMEOUT_S);
+			snprintf(out->reason, sizeof(out->reason), "unkillable after SIGKILL");
+			return;
+		}
+		usleep(10000);
+	}
+}
+
 static void run_variant(const char *test_name, const struct ipi_variant *v,
 			const struct ipi_options *o, struct variant_outcome *out)
 {
@@ -178,6 +201,8 @@ static void run_variant(const char *test_name, const struct ipi_variant *v,
 		run_child(test_name, v, o, members, pipefd[1]);
 	}
 	close(pipefd[1]);
+	/* Never blocks: a killed child that lingers may still hold the pipe. */
+	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
 
 	for (;;) {
 		struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
@@ -195,7 +220,7 @@ static void run_variant(const char *test_name, const struct ipi_variant *v,
 			break;
 		if (!exited && now_s() - start > o->timeout_s) {
 			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
+			reap_killed(pid, &status, out);
 			out->status = V_TIMEOUT;
 			break;
 		}

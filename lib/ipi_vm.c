@@ -156,6 +156,14 @@ struct ipi_vm *ipi_vm_create(unsigned int nr_vcpus, void *guest_code,
 	TEST_ASSERT(ivm, "Out of memory");
 	ivm->nr_vcpus = nr_vcpus;
 	ivm->stall_ms = opts->stall_ms;
+	/*
+	 * Short of -T, whose SIGKILL keeps nothing: a run still going then is
+	 * stopped by its own watchdog and reported, evidence and all, with
+	 * time left (a quarter of -T, at most 10 s) for the report.
+	 */
+	ivm->start_ms = now_ms();
+	ivm->deadline_ms = opts->timeout_s * 1000 -
+			   (opts->timeout_s > 40 ? 10000 : opts->timeout_s * 1000 / 4);
 	ivm->pin = opts->pin;
 	ivm->migrate_us = opts->migrate_us;
 	ivm->kick_us = opts->kick_us;
@@ -397,7 +405,9 @@ static uint64_t outstanding(const struct ipi_vm *ivm)
  * variant has failed whatever follows (what the wake-up delivers was
  * rescued, what it does not was lost): give the wake-up one more stall_ms
  * to show which, then stop, rather than burn more rounds.  With nothing
- * outstanding, stop after IPI_MAX_WAKES.
+ * outstanding, stop after IPI_MAX_WAKES.  Whatever the guest waits in (a
+ * halt, its quiet or receive loops, which all look at the stop flag), the
+ * run ends at deadline_ms.
  */
 static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exited)
 {
@@ -408,7 +418,7 @@ static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exi
 	 * thread's exit wakes it at once.
 	 */
 	uint64_t period_ms = ivm->stall_ms < 1000 ? ivm->stall_ms / 10 : 100;
-	uint64_t start = now_ms(), next_progress = start + ivm->progress_s * 1000;
+	uint64_t start = ivm->start_ms, next_progress = now_ms() + ivm->progress_s * 1000;
 	uint64_t stuck = 0, stop_at = 0;
 	unsigned int i, running = ivm->nr_vcpus;
 
@@ -426,6 +436,13 @@ static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exi
 		}
 		/* A thread that re-entered KVM_RUN just as the run stopped: again. */
 		if (ivm->aborted) {
+			abort_run(ivm, threads);
+			continue;
+		}
+		if (now_ms() - start >= ivm->deadline_ms) {
+			ksft_print_msg("watchdog: the variant ran %llu ms, past its deadline; stopping\n",
+				       (unsigned long long)(now_ms() - start));
+			ivm->deadline_passed = true;
 			abort_run(ivm, threads);
 			continue;
 		}
@@ -495,6 +512,20 @@ struct churn {
 	bool stop;
 };
 
+/*
+ * @us (up to 10 s) in slices of at most a millisecond, so that
+ * stop_churn() joins a churn thread at once, whatever its period.
+ */
+static void churn_sleep(struct churn *c, uint64_t us)
+{
+	while (us && !READ_ONCE(c->stop)) {
+		uint64_t slice = us < 1000 ? us : 1000;
+
+		usleep(slice);
+		us -= slice;
+	}
+}
+
 /* As xapic_ipi_test -m: random vCPU threads to random host CPUs. */
 static void *migrator_main(void *arg)
 {
@@ -506,7 +537,9 @@ static void *migrator_main(void *arg)
 	while (!READ_ONCE(c->stop)) {
 		unsigned int i = rand_r(&seed) % c->ivm->nr_vcpus;
 
-		usleep(c->ivm->migrate_us);
+		churn_sleep(c, c->ivm->migrate_us);
+		if (READ_ONCE(c->stop))
+			break;
 		CPU_ZERO(&set);
 		CPU_SET(rand_r(&seed) % cpus, &set);
 		/* A thread that already exited is simply not moved. */
@@ -526,7 +559,9 @@ static void *kicker_main(void *arg)
 	unsigned int i;
 
 	while (!READ_ONCE(c->stop)) {
-		usleep(c->ivm->kick_us);
+		churn_sleep(c, c->ivm->kick_us);
+		if (READ_ONCE(c->stop))
+			break;
 		for (i = 0; i < c->ivm->nr_vcpus; i++) {
 			if (c->ivm->kicks & 1)
 				WRITE_ONCE(c->ivm->vcpus[i]->run->immediate_exit, 1);

@@ -139,8 +139,8 @@ for stat in "${stats[@]}"; do
 				changes: [.variants[] | select(.verdict == "regressed" or .verdict == "improved") |
 					{variant, verdict, percent: .diff.percent, p: .test.p, q: .test.q}],
 				smallest_p: ([.variants[].test.p? | values] | min),
-				beyond_threshold: [.variants[] | select(.diff.percent != null and
-					(.diff.percent | fabs) >= .threshold_percent)] | length}' \
+				beyond_threshold: (.threshold_percent as $t | [.variants[] |
+					select(.diff.percent != null and (.diff.percent | fabs) >= $t)] | length)}' \
 				"$work/cmp/comparison.json" >>"$work/rows"
 		done < <(splits_for "$k")
 	done

@@ -22,7 +22,8 @@ Usage: compare.sh -b DIR [-b DIR...] -c DIR [-c DIR...] [options]
 
 A result set is one or more run directories (results/<run-id>/, as
 run_tests.sh or make bench writes them; a directory of such runs counts
-as all of them).  Every test result file in a set is one run.
+as all of them, and one repeat of a run, <run-id>/rep-N/, as that one).
+Every test result file in a set is one run.
 
   -b, --baseline DIR     baseline run directory (repeatable)
   -c, --candidate DIR    candidate run directory (repeatable)
@@ -119,6 +120,18 @@ result_files() {
 		done
 		return
 	fi
+	# One repeat of a run (run_tests.sh -r, kernels.sh -r): its rep-N/ alone.
+	if [[ $(basename "$dir") == rep-[0-9]* ]] && [ -f "$dir/../run.json" ]; then
+		jq -e '.schema == "kvm-ipi-selftests/run" and .schema_version == 1' "$dir/../run.json" \
+			>/dev/null 2>&1 || die "$dir/../run.json: not a version 1 run.json (corrupt, or another schema)"
+		mapfile -t listed < <(jq -r --arg r "$(basename "$dir")/" \
+			'.tests[].result // empty | select(startswith($r))' "$dir/../run.json")
+		for f in "${listed[@]}"; do
+			[ -f "$dir/../$f" ] || die "$dir/../$f: listed in run.json but missing"
+			echo "$dir/${f#*/}"
+		done
+		return
+	fi
 	for run in "$dir"/*/; do
 		if [ -f "$run/run.json" ]; then
 			result_files "${run%/}"
@@ -145,18 +158,18 @@ collect() {
 		[ -s "$work/files" ] || die "$d: no runs with results in it"
 		while read -r f; do
 			# One pass over each file; every line tagged with where it goes.
-			jq -r --arg side "$side" --arg run "$f" --arg m "$metric" --arg s "$stat" \
+			if ! jq -r --arg side "$side" --arg run "$f" --arg m "$metric" --arg s "$stat" \
 				--arg emulator "$(emulator_of "$f")" '
 				if .schema != "kvm-ipi-selftests/test-result" or .schema_version != 1 then "bad"
 				else .test as $t |
 				# side, run, test/variant, status, stat, p99, lost, dup, spurious,
-				# delayed, late, held, rescued, stranded
+				# delayed, late, held, rescued, stranded, masked
 				(.variants[] | ["samples", $side, $run, "\($t)/\(.name)", .status,
 				  (if (.[$m].count // 0) > 0 then .[$m].cycles[$s] else "-" end),
 				  (if (.[$m].count // 0) > 0 then .[$m].cycles.p99 else "-" end),
 				  (.counts.lost // 0), (.counts.duplicate // 0), (.counts.spurious // 0),
 				  (.counts.delayed // 0), (.counts.late // 0), (.counts.held // 0),
-				  (.counts.rescued // 0), (.counts.stranded // 0)] | @tsv),
+				  (.counts.rescued // 0), (.counts.stranded // 0), (.counts.masked // 0)] | @tsv),
 				(.variants[] | "\($t)/\(.name)" as $v | (.[$m].buckets // [])[] |
 				  ["buckets", $side, $v, .[0], .[1], .[2]] | @tsv),
 				(.variants[] | select(.per_ipi != null) | ["per_ipi", $side, "\($t)/\(.name)",
@@ -165,8 +178,9 @@ collect() {
 				  cpu: .host.cpu_model, vendor: .host.kvm_vendor_module,
 				  delivery: .host.configured_delivery, emulator: $emulator, started: .started,
 				  test: .test, argv: (.argv[1:] | join(" "))} | tojson)
-				end' "$f" >"$work/one" 2>/dev/null && [ "$(head -c 4 "$work/one")" != bad ] ||
+				end' "$f" >"$work/one" 2>/dev/null || [ "$(head -c 4 "$work/one")" = bad ]; then
 				die "$f: not a version 1 test result (corrupt, or another schema)"
+			fi
 			awk -F'\t' -v dir="$work" '{ tag = $1; sub(/^[^\t]*\t/, ""); print >> (dir "/" tag) }' \
 				"$work/one"
 		done <"$work/files"
@@ -250,7 +264,7 @@ function erfc_half(z,    t, y) {
 	status[key] = status[key] (status[key] == "" ? "" : ",") $4
 	if ($5 != "-") { n[key]++; val[key, n[key]] = $5 }
 	lost[key] += $7; dup[key] += $8; spur[key] += $9; delayed[key] += $10; late[key] += $11
-	held[key] += $12; rescued[key] += $13; stranded[key] += $14
+	held[key] += $12; rescued[key] += $13; stranded[key] += $14; masked[key] += $15
 	if ($4 != "pass" && $4 != "xfail" && $4 != "skip") failed[key]++
 }
 END {
@@ -304,6 +318,7 @@ END {
 		if (held[c] + 0) flag = flag "HELD "
 		if (rescued[c] + 0) flag = flag "RESCUED "
 		if (stranded[c] + 0) flag = flag "STRANDED "
+		if (masked[c] + 0) flag = flag "MASKED "
 		# Failed, timed out, crashed or never ran: whatever its cycles say.
 		if (failed[c] + 0) flag = flag "FAILED "
 		printf "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", \

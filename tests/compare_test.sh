@@ -185,6 +185,13 @@ check "compare-aa.sh on a set that drifted: exit 1 (got $rc)" test "$rc" -eq 1
 check "... the first-against-next split reports all 30 variants" jq_holds \
 	'.groups[0].fixed[] | select(.split == "first-4-vs-next-4") | .changes == 30' \
 	"$work/aa-drift.out/aa-summary.json"
+# One repeat of a run, <run>/rep-N/, is that one run.
+run_compare reps 0 -b "$work/aa-noise/rep-1" -b "$work/aa-noise/rep-3" -b "$work/aa-noise/rep-5" \
+	-b "$work/aa-noise/rep-7" -c "$work/aa-noise/rep-2" -c "$work/aa-noise/rep-4" \
+	-c "$work/aa-noise/rep-6" -c "$work/aa-noise/rep-8" -o "$work/reps.cmp"
+check "rep-N directories: 4 runs a side, 30 variants, no change" jq_holds \
+	'.family == 30 and ([.variants[] | select(.runs.base == 4 and .runs.cand == 4 and
+	 .verdict == "no change")] | length == 30)' "$work/reps.cmp/comparison.json"
 "$SRC/scripts/compare-aa.sh" -k 4 -o "$work/aa-drift.out" "$work/aa-drift" >"$work/aa-again.out" 2>&1
 check "compare-aa.sh never overwrites a summary" grep -q "never overwritten" "$work/aa-again.out"
 "$SRC/scripts/compare-aa.sh" -k 5 -o "$work/aa-five.out" "$work/aa-noise" >"$work/aa-five.out.log" 2>&1

@@ -102,6 +102,12 @@ TEST(verdict)
 	c.duplicate = 1;
 	EXPECT_EQ(KSFT_FAIL, ipi_verdict(&c, false, &report_only, why, sizeof(why)));
 	EXPECT_STREQ("1 duplicate", why);
+
+	/* Taken where the CPU must not take it: fails on its own. */
+	c.duplicate = 0;
+	c.masked = 2;
+	EXPECT_EQ(KSFT_FAIL, ipi_verdict(&c, false, &report_only, why, sizeof(why)));
+	EXPECT_STREQ("2 taken while masked (IF=0 or an STI shadow)", why);
 }
 
 TEST(cycles_to_ns_rounds_to_nearest)

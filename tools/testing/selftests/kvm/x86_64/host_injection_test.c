@@ -96,8 +96,13 @@ static void exit_once(struct ipi_vcpu *self)
 	}
 }
 
-/* Negative control: mask the injected vectors for twice the threshold. */
-static void maybe_mask_by_tpr(void)
+/*
+ * Negative control: mask the injected vectors for twice the threshold.
+ * Whatever the unmasking write lets in is delivered at that write, with
+ * fault_release set: the handler counts those deliveries apart
+ * (delayed_by_fault), so that every delayed one can be matched to a mask.
+ */
+static void maybe_mask_by_tpr(struct ipi_vcpu *self)
 {
 	uint64_t end;
 
@@ -107,7 +112,9 @@ static void maybe_mask_by_tpr(void)
 	end = rdtsc() + 2 * ipi_config.delay_threshold;
 	while (rdtsc() < end)
 		cpu_relax();
+	WRITE_ONCE(self->fault_release, 1);
 	ipi_guest_apic_write(APIC_TASKPRI, 0);
+	WRITE_ONCE(self->fault_release, 0);
 }
 
 /* With churn "ipi", every other vCPU streams IPIs at the target, vCPU 0. */
@@ -138,7 +145,7 @@ static void guest_code(void)
 		send_guest_ipis(self);
 	while (!ipi_guest_host_done()) {
 		exit_once(self);
-		maybe_mask_by_tpr();
+		maybe_mask_by_tpr(self);
 		WRITE_ONCE(self->progress, self->progress + 1);
 	}
 	ipi_guest_quiet();

@@ -64,10 +64,20 @@ static void xapic_send_icr_self(uint32_t dest __maybe_unused, uint8_t vector)
  * Negative controls of the classifier, in the sti_hlt waits: "stranded"
  * halts once with nothing coming, before the send; "rescued" halts with
  * its IPI masked by TPR, so that only the watchdog's wake-up ends the
- * halt, and lowers TPR only then.
+ * halt, and lowers TPR only then; "masked" makes its interrupt arrive
+ * through the IDT with IF=0, as a CPU that ignored IF would deliver it (a
+ * software INT: no CPU can be made to take a maskable one so).
  */
 static void halt_with_fault(struct ipi_vcpu *self, uint64_t expected)
 {
+	if (ipi_guest_fault_now(IPI_FAULT_MASKED)) {
+		uint64_t seq = ipi_guest_stamp(self->index, SELF_IPI_VECTOR);
+
+		ipi_guest_stamp_end(self->index, SELF_IPI_VECTOR, seq);
+		__asm__ __volatile__("int %0" :: "i"(SELF_IPI_VECTOR) : "memory");
+		ipi_guest_expect_delivered(SELF_IPI_VECTOR, expected);
+		return;
+	}
 	if (ipi_guest_fault_now(IPI_FAULT_STRANDED)) {
 		ipi_guest_halt();
 	} else if (ipi_guest_fault_now(IPI_FAULT_RESCUED)) {
@@ -109,7 +119,7 @@ static void send_and_wait(struct ipi_vcpu *self, uint64_t expected)
 	switch (mode.wait) {
 	case STI_NOP:
 	case TPR_STI_NOP:
-		__asm__ __volatile__("sti; nop; cli" ::: "memory");
+		ipi_guest_sti_nop_cli();
 		break;
 	case TPR_STI_HLT:
 		ipi_guest_halt();
@@ -179,7 +189,8 @@ static const struct ipi_test test = {
 	.default_count = DEFAULT_COUNT,
 	.min_vcpus = 1, .default_vcpus = 1, .max_vcpus = 1,
 	.faults = IPI_HANDLER_FAULTS | IPI_SEND_FAULTS | IPI_FAULT_BIT(IPI_FAULT_RESCUED) |
-		  IPI_FAULT_BIT(IPI_FAULT_STRANDED) | IPI_FAULT_BIT(IPI_FAULT_TSC_WRITE),
+		  IPI_FAULT_BIT(IPI_FAULT_STRANDED) | IPI_FAULT_BIT(IPI_FAULT_TSC_WRITE) |
+		  IPI_FAULT_BIT(IPI_FAULT_MASKED),
 };
 
 int main(int argc, char *argv[])
