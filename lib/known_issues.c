@@ -23,22 +23,7 @@
  */
 #define PVM_WINDOW "pending interrupt not taken when the guest opens the window (STI, TPR write); delivered at the next host event"
 
-/*
- * Bochs 3.0's Skylake-X model, kvm_intel with APICv: in the sti_hlt
- * variants a vCPU now and then halts with nothing left to wake it; only
- * the watchdog's wake-up ends the halt, and no interrupt was late, so the
- * self-IPI was taken before the HLT, inside the STI shadow.  Measured
- * 2026-11-26 (README, "Known limits"): 20 of 54 such variants on Debian
- * 6.1 and 10 of 36 on 6.12; none with APICv off (90), none on Bochs' Ice
- * Lake model (51), none on kvm_pvm (66), none on the rig's QEMU.  The
- * same kernel is clean on Ice Lake, so this is the emulator's; its cause
- * is not found yet.
- */
-#define BOCHS_SKX_SHADOW "a halt that only the watchdog ended: the self-IPI was taken inside the STI shadow (Bochs Skylake-X model)"
-
 static const struct ipi_known_issue known_issues[] = {
-	{ "kvm_intel", "bochs:corei7_skylake_x", NULL, "self_ipi_test", "*_sti_hlt",
-	  IPI_EXCUSE_STRANDED, BOCHS_SKX_SHADOW },
 	{ "kvm_pvm", NULL, NULL, "self_ipi_test", "*_sti_nop", IPI_EXCUSE_LATE, PVM_WINDOW },
 	{ "kvm_pvm", NULL, NULL, "self_ipi_test", "*_tpr", IPI_EXCUSE_LATE, PVM_WINDOW },
 };
