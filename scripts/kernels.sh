@@ -46,6 +46,10 @@ minutes, not an hour), and nothing else: the verdict is the suite's own.
                          patching (int3 Oops in __schedule) under this suite
       --timeout S        each boot, in seconds (default 600 for qemu, 1800
                          for bochs)
+      --test-timeout S   inside the guest, end each test after S seconds with
+                         SIGTERM, as kselftest's runner does (default: none);
+                         what the test wrote by then comes back, its result
+                         file with the variants that finished
       --silence S        end a boot whose serial console printed nothing
                          for S seconds (default: three times the tests'
                          own per-variant timeout, -T, 100 s unless given,
@@ -89,6 +93,7 @@ repeat=1
 cpus=2
 timeout_s=
 silence_s=
+test_timeout=0
 tcg_thread=single
 qemu_bin=
 label=
@@ -114,6 +119,7 @@ while [ $# -gt 0 ]; do
 	--tcg-thread) [[ ${2:-} =~ ^(single|multi)$ ]] || die "--tcg-thread is single or multi"; tcg_thread=$2; shift 2 ;;
 	--timeout) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--timeout needs seconds"; timeout_s=$2; shift 2 ;;
 	--silence) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--silence needs seconds"; silence_s=$2; shift 2 ;;
+	--test-timeout) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--test-timeout needs seconds"; test_timeout=$2; shift 2 ;;
 	-b|--bin-dir) [ -d "${2:-}" ] || die "--bin-dir '${2:-}' is not a directory"; static=$2; shift 2 ;;
 	-o|--results) [ -n "${2:-}" ] || die "$1 needs a value"; results=$2; shift 2 ;;
 	--run-id) [[ ${2:-} =~ ^[A-Za-z0-9._+-]+$ ]] || die "--run-id must be a plain name"; run_id=$2; shift 2 ;;
@@ -192,7 +198,7 @@ if [ -z "$modroot" ]; then
 	done
 fi
 "$SRC/scripts/rig/make-initramfs.sh" "$work/initrd" "$modroot" "$krel" "$vendor" "$params" \
-	"$static" "${tests[*]}" "${args[*]}" || die "could not build the initramfs"
+	"$static" "${tests[*]}" "${args[*]}" "$test_timeout" || die "could not build the initramfs"
 
 # The emulator, built on first use with the rig's fixes.
 if [ "$emulator" = qemu ]; then
@@ -315,6 +321,9 @@ for r in $(seq 1 "$repeat"); do
 			case $trc in
 			0) status=pass; pass=$((pass + 1)); echo "ok $n $t ($label, $emulator$what)" ;;
 			4) status=skip; skip=$((skip + 1)); echo "ok $n $t ($label, $emulator$what) # SKIP" ;;
+			# SIGTERM from --test-timeout (busybox timeout reports 128 + 15).
+			124 | 143) status=timeout; fail=$((fail + 1))
+				echo "not ok $n $t ($label, $emulator$what) # TIMEOUT: ended by SIGTERM" ;;
 			*) status=fail; fail=$((fail + 1)); echo "not ok $n $t ($label, $emulator$what) # exit=$trc" ;;
 			esac
 		fi

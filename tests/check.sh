@@ -104,8 +104,15 @@ for cmp in "$SRC"/results/published/*/*/comparison.json; do
 	rm -rf "$regen"
 	# The recorded command (its last word is -o DIR), into a scratch directory.
 	cmd=$(grep -m 1 '^    scripts/compare.sh ' "$cmp/README.md")
-	(cd "$SRC" && eval "${cmd% -o *} -o $regen") >/dev/null 2>&1
-	check "$name: the recorded command regenerates the same tables" same_tables "$cmp" "$regen"
+	log=$logs/regen-${name//\//-}.log
+	(cd "$SRC" && eval "${cmd% -o *} -o $regen") >"$log" 2>&1
+	rc=$?
+	if same_tables "$cmp" "$regen"; then
+		ok "$name: the recorded command regenerates the same tables"
+	else
+		not_ok "$name: the recorded command regenerates the same tables (compare.sh exit $rc)"
+		show_log "$log" 5
+	fi
 done
 
 section "figures in prose and quoted tables, from the committed result sets"

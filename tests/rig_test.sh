@@ -168,6 +168,22 @@ if [ "${1:-}" = --boot ]; then
 
 	boot_fails timeout "timed out after 2 s" -k debian-6.12 --timeout 2
 
+	# kselftest's runner ends a test at its timeout with SIGTERM: what it
+	# finished by then is in its results file, the rest marked not run.
+	# Variants of 4 s each, the test ended after 8: the first finishes,
+	# the second is cut.
+	"$SRC/scripts/kernels.sh" -k debian-6.12 -t self_ipi_test -b "$bin" -o "$out" --run-id killed \
+		--test-timeout 8 -- --duration-s 4 -T 40 -v 'x2apic_icr_sti_nop,x2apic_icr_spin,x2apic_icr_tpr' \
+		>"$work/killed.log" 2>&1
+	rc=$?
+	check "a test ended by SIGTERM: status timeout, exit 143" jq_holds \
+		'.tests[0].status == "timeout" and .tests[0].exit_code == 143' "$out/killed/run.json"
+	check "... and the rig exits 1 (got $rc)" test "$rc" -eq 1
+	check "... its results file holds the variant that finished, and marks the rest not run" jq_holds \
+		'.complete == false and .variants[0].status == "pass" and .variants[0].counts.sent > 0 and
+		 ([.variants[1:][] | .status] | index("not_run")) != null' "$out/killed/self_ipi_test.json"
+	[ -s "$out/killed/self_ipi_test.json" ] || show_log "$work/killed.log"
+
 	# A test that hangs (the watchdog told to wait 10 minutes on a halt
 	# that only it can end): the boot falls silent, is ended, and keeps
 	# what finished.  With a failing variant before the hang: exit 1.

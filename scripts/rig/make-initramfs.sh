@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# make-initramfs.sh OUT MODROOT KREL VENDOR "PARAMS" TESTDIR "TESTS" "ARGS"
+# make-initramfs.sh OUT MODROOT KREL VENDOR "PARAMS" TESTDIR "TESTS" "ARGS" TEST_TIMEOUT
 #
 # busybox-static, VENDOR (kvm_amd or kvm_intel) and the modules it needs
 # (decompressed, in load order), the suite's static tests, and /init.
@@ -14,8 +14,8 @@ die() {
 	exit 1
 }
 
-[ $# -eq 8 ] || die "usage: make-initramfs.sh OUT MODROOT KREL VENDOR PARAMS TESTDIR TESTS ARGS"
-out=$1 modroot=$2 krel=$3 vendor=$4 params=$5 testdir=$6 tests=$7 args=$8
+[ $# -eq 9 ] || die "usage: make-initramfs.sh OUT MODROOT KREL VENDOR PARAMS TESTDIR TESTS ARGS TEST_TIMEOUT"
+out=$1 modroot=$2 krel=$3 vendor=$4 params=$5 testdir=$6 tests=$7 args=$8 test_timeout=$9
 busybox=$(command -v busybox) || die "busybox is needed (Debian: busybox-static)"
 file -L "$busybox" | grep -q 'statically linked' || die "$busybox is not static (Debian: busybox-static)"
 
@@ -23,7 +23,7 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,proc,sys,dev,tmp,results,tests,lib/modules}
 cp "$busybox" "$root/bin/busybox"
-for cmd in sh mount insmod poweroff cat echo grep uname base64 sha256sum wc cut mkdir sleep; do
+for cmd in sh mount insmod poweroff cat echo grep uname base64 sha256sum wc cut mkdir sleep timeout; do
 	ln -s busybox "$root/bin/$cmd"
 done
 
@@ -62,6 +62,7 @@ quote() {
 	echo "RIG_PARAMS=$(quote "$params")"
 	echo "RIG_TESTS=$(quote "$tests")"
 	echo "RIG_ARGS=$(quote "$args")"
+	echo "RIG_TEST_TIMEOUT=$(quote "$test_timeout")"
 } >"$root/rig.conf"
 
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out.tmp"
