@@ -68,6 +68,13 @@ else
 	show_log "$logs/shellcheck.log" 40
 fi
 
+section "the harness uses the selftests library's interfaces where it has them"
+check "no reach into the library's internals (idt_handlers)" \
+	bash -c "! grep -n 'idt_handlers' '$SRC'/lib/*.c '$SRC'/include/*.h"
+check "APICv and AVIC read through get_kvm_intel/amd_param_bool()" \
+	bash -c "grep -q 'get_kvm_intel_param_bool(\"enable_apicv\")' '$SRC/lib/host_info.c' &&
+		 grep -q 'get_kvm_amd_param_bool(\"avic\")' '$SRC/lib/host_info.c'"
+
 section "unit tests"
 for t in "$build"/unit/*_test; do
 	ktap_results "unit/${t##*/}" "$t"
