@@ -445,9 +445,12 @@ int ipi_vm_report(struct ipi_vm *ivm, const struct ipi_options *opts,
 	int verdict;
 
 	collect(ivm, &t);
-	verdict = ipi_verdict(&t.counts, ivm->aborted, &policy, why, sizeof(why));
+	/* A run stopped at its deadline failed, wound down or not. */
+	verdict = ipi_verdict(&t.counts, ivm->aborted || ivm->deadline_passed, &policy, why,
+			      sizeof(why));
 	if (verdict != KSFT_PASS)
-		issue = explained(&t.counts, ivm->aborted, &policy, test, variant);
+		issue = explained(&t.counts, ivm->aborted || ivm->deadline_passed, &policy, test,
+				  variant);
 
 	ksft_print_msg("sent=%llu received=%llu lost=%llu rescued=%llu held=%llu late=%llu stranded=%llu masked=%llu duplicate=%llu spurious=%llu delayed=%llu (> %llu us) wakes=%llu\n",
 		       (unsigned long long)t.counts.sent, (unsigned long long)t.counts.received,
@@ -486,7 +489,7 @@ int ipi_vm_report(struct ipi_vm *ivm, const struct ipi_options *opts,
 	write_summary(w, "eoi", &t.eoi, ivm->tsc_khz);
 	write_per_vector(w, ivm);
 	if (t.counts.lost || t.counts.rescued || t.counts.held || t.counts.stranded ||
-	    t.counts.masked || ivm->aborted)
+	    t.counts.masked || ivm->aborted || ivm->deadline_passed)
 		dump_diagnostics(ivm, w);
 	write_stats(w, t.stats, t.counts.sent);
 	if (ivm->report_extra)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -197,6 +198,13 @@ static void run_variant(const char *test_name, const struct ipi_variant *v,
 	pid = fork();
 	TEST_ASSERT(pid >= 0, "fork: %s", strerror(errno));
 	if (!pid) {
+		/*
+		 * A parent ended by kselftest's SIGTERM (or anything else) must
+		 * not leave this variant's VM running beside the next test.
+		 */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(KSFT_FAIL);
 		close(pipefd[0]);
 		run_child(test_name, v, o, members, pipefd[1]);
 	}

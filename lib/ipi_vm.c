@@ -419,7 +419,7 @@ static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exi
 	 */
 	uint64_t period_ms = ivm->stall_ms < 1000 ? ivm->stall_ms / 10 : 100;
 	uint64_t start = ivm->start_ms, next_progress = now_ms() + ivm->progress_s * 1000;
-	uint64_t stuck = 0, stop_at = 0;
+	uint64_t stuck = 0, stop_at = 0, deadline_stop = 0;
 	unsigned int i, running = ivm->nr_vcpus;
 
 	while (running) {
@@ -439,10 +439,24 @@ static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exi
 			abort_run(ivm, threads);
 			continue;
 		}
-		if (now_ms() - start >= ivm->deadline_ms) {
-			ksft_print_msg("watchdog: the variant ran %llu ms, past its deadline; stopping\n",
+		/*
+		 * Past the deadline: tell the guest its run is over, so that it
+		 * stops sending and takes what is in flight (nothing is called
+		 * lost that was merely cut off), and stop it outright one stall
+		 * period later.  The variant fails either way.
+		 */
+		if (!ivm->deadline_passed && now_ms() - start >= ivm->deadline_ms) {
+			ksft_print_msg("watchdog: the variant ran %llu ms, past its deadline; winding it down\n",
 				       (unsigned long long)(now_ms() - start));
 			ivm->deadline_passed = true;
+			__atomic_store_n(&ivm->config->host_done, 1, __ATOMIC_SEQ_CST);
+			ipi_host_kick_vcpus(ivm);
+			deadline_stop = now_ms() + ivm->stall_ms;
+			continue;
+		}
+		if (deadline_stop && !ivm->aborted && now_ms() >= deadline_stop) {
+			ksft_print_msg("watchdog: the variant did not wind down in %llu ms; stopping\n",
+				       (unsigned long long)ivm->stall_ms);
 			abort_run(ivm, threads);
 			continue;
 		}

@@ -91,7 +91,7 @@ side() {
 	for r in "$@"; do
 		mkdir "$dir/$r"
 		ln -s "$(realpath "$set_dir/$r")"/*_test.json "$dir/$r/"
-		jq --arg r "$r" '.repeat = 1 | .tests |= map(select(.result | startswith($r + "/")) |
+		jq --arg r "$r" '.repeat = 1 | .tests |= map(select(.result // "" | startswith($r + "/")) |
 			.result |= sub("^[^/]*/"; ""))' "$set_dir/run.json" >"$dir/$r/run.json"
 	done
 }
@@ -139,6 +139,8 @@ for stat in "${stats[@]}"; do
 				changes: [.variants[] | select(.verdict == "regressed" or .verdict == "improved") |
 					{variant, verdict, percent: .diff.percent, p: .test.p, q: .test.q}],
 				smallest_p: ([.variants[].test.p? | values] | min),
+				uncorrected: ([.variants[].test.p? | values] as $p |
+					if ($p | length) == 0 then null else $p | map(select(. <= 0.05)) | length end),
 				beyond_threshold: (.threshold_percent as $t | [.variants[] |
 					select(.diff.percent != null and (.diff.percent | fabs) >= $t)] | length)}' \
 				"$work/cmp/comparison.json" >>"$work/rows"
@@ -157,6 +159,8 @@ jq -s --arg set "$(realpath --relative-to="$SRC" "$set_dir")" --argjson runs "$r
 		variants: ([.[].variants] | max),
 		splits: length, splits_with_changes: ([.[] | select(.changes | length > 0)] | length),
 		changes: ([.[].changes | length] | add),
+		uncorrected_rate: (if any(.[]; .uncorrected == null) then null else
+			([.[].uncorrected] | add) / ([.[].variants] | add) * 1000 | round / 1000 end),
 		beyond_threshold_median: ([.[].beyond_threshold] | sort | .[length / 2 | floor]),
 		fixed: [.[] | select(.split | startswith("random") | not) |
 			{split, changes: (.changes | length), beyond_threshold}]})),
@@ -165,9 +169,9 @@ mv "$out/aa-summary.json.tmp" "$out/aa-summary.json"
 
 jq -r '
 	"A/A: \(.set), \(.runs) runs of one kernel, split into two sides \(.random_splits) times at random (seed \(.seed)) and twice on purpose (first against next, odd against even), each compared with compare.sh.", "",
-	"| statistic | runs a side | variants | splits | splits with any change reported | changes reported, all splits | variants past the 5% threshold (median per split) |",
-	"| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-	(.groups[] | "| \(.stat) | \(.k) | \(.variants) | \(.splits) | \(.splits_with_changes) | \(.changes) | \(.beyond_threshold_median) |")' \
+	"| statistic | runs a side | variants | splits | splits with any change reported | changes reported, all splits | p <= 0.05 before correction, per variant and split | variants past the 5% threshold (median per split) |",
+	"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+	(.groups[] | "| \(.stat) | \(.k) | \(.variants) | \(.splits) | \(.splits_with_changes) | \(.changes) | \(.uncorrected_rate // "-") | \(.beyond_threshold_median) |")' \
 	"$out/aa-summary.json" >"$out/aa-summary.md"
 cat "$out/aa-summary.md"
 jq -e '[.groups[] | select(.splits_with_changes > 0.05 * .splits)] | length == 0' \

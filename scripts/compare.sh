@@ -231,8 +231,12 @@ function ranksum_p(kb, nb, kc, nc,    N, i, j, k, t, x, lab, idx, R, e2, w2, d, 
 	for (i = 1; i <= N; i++) if (lab[i]) w2 += R[i]
 	e2 = nc * (N + 1)
 	d = w2 - e2; if (d < 0) d = -d
+	# The side the candidate leans to, by the ranks: the verdict must agree.
+	rankdir[kc] = w2 > e2 ? 1 : w2 < e2 ? -1 : 0
 	if (N > 40) {
 		v = nb * nc / 12 * ((N + 1) - tiecorr / (N * (N - 1)))
+		if (v <= 0)
+			return 1	# every run the same: nothing to tell apart
 		z = (d / 2 - 0.5) / sqrt(v); if (z < 0) z = 0
 		return erfc_half(z)
 	}
@@ -307,7 +311,9 @@ END {
 			else {
 				pv = pval[v]; qv = qval[v]
 				big = (pct >= threshold || -pct >= threshold)
-				if (qv <= q && big) verdict = diff > 0 ? "regressed" : "improved"
+				# The medians and the ranks must agree on the direction.
+				if (qv <= q && big && diff > 0 && rankdir[c] > 0) verdict = "regressed"
+				else if (qv <= q && big && diff < 0 && rankdir[c] < 0) verdict = "improved"
 				else verdict = "no change"
 			}
 		}

@@ -269,13 +269,16 @@ fast='.aborted and .wakes == 1'
 # Decided from the host's backend, never from the outcome: on any other
 # KVM a vector delivered again without its EOI is a bug to report.
 no_isr='.host.kvm_vendor_module == "kvm_pvm"|kvm_pvm keeps no in-service bit (README, "On hosts without VT-x")'
+# On kvm_pvm an unmasking TPR write is not where a pending interrupt is
+# taken (the known issue PVM_WINDOW): the control's matching cannot apply.
+pvm_window='.host.kvm_vendor_module == "kvm_pvm"|kvm_pvm takes an interrupt unmasked by a TPR write only at its next host event (lib/known_issues.c, PVM_WINDOW)'
 # The held control's own record of each interrupt it held and for how
 # long; the classifier must call held exactly those held past its margin,
 # and nothing else.
 held_ok='.counts.held > 0 and .classification.held_control.judged_held == .counts.held and control_windows == .classification.held_control.released and control_windows_over_margin == .counts.held and .counts.lost == 0 and .counts.rescued == 0 and .counts.duplicate == 0'
-# Bounded waits: a run that cannot finish in -T is stopped by its own
-# watchdog short of it, and reported with its counts (not killed with
-# nothing kept); a churn thread in a 10 s sleep is joined at once, so the
+# Bounded waits: a run that cannot finish in -T is wound down by its own
+# watchdog short of it (what was in flight is taken, not called lost), and
+# reported with its counts, failed (not killed with nothing kept); a churn thread in a 10 s sleep is joined at once, so the
 # variant ends well within -T 8.
 # Helpers for the conditions, which cannot hold a '|' of their own.
 # shellcheck disable=SC2016 # jq's variables
@@ -304,9 +307,9 @@ controls=(
 	"masked|$self|.status == \"fail\" and $made == 4 and .counts.masked == 4 and .classification.masked[0].in_sti_shadow == false and .counts.lost == 0 and .counts.duplicate == 0 and .counts.stranded == 0|$sti_hlt --fault masked"
 	"clock|$host|.status == \"fail\" and $made == 1 and .counts.clock_skew_beyond_error == 1 and .counts.lost == 0|-v msi_back_to_back_spin --fault-every 1 --fault clock"
 	"tsc_write|self_ipi_test|0|$made == 1 and .tsc.unstable and .classification.clock_unstable and .counts.lost == 0|-v x2apic_icr_sti_hlt --fault-every 1 --fault tsc_write"
-	"deadline|$self|.status == \"fail\" and .aborted and .deadline_passed and .counts.sent > 0 and $clean|-v x2apic_icr_sti_nop --count 2000000000 -T 8"
+	"deadline|$self|.status == \"fail\" and .deadline_passed and .counts.sent > 0 and .counts.received == .counts.sent and $clean|-v x2apic_icr_sti_nop --count 2000000000 -T 8"
 	"churn-join|cross_vcpu_ipi_test|0|.status == \"pass\" and .migrations == 0|-v x2apic_stream_physical_spin --migrate-us 10000000 -T 8"
-	"host-tpr_mask|$host|.status == \"fail\" and $made > 0 and .counts.delayed_by_fault >= $made and .counts.delayed == .counts.delayed_by_fault and $clean|-v msi_back_to_back_pio --count 200 --fault-every 20 --fault tpr_mask --fail-on-delayed -d 20000"
+	"host-tpr_mask|$host|.status == \"fail\" and $made > 0 and .counts.delayed_by_fault >= $made and .counts.delayed == .counts.delayed_by_fault and $clean|-v msi_back_to_back_pio --count 200 --fault-every 20 --fault tpr_mask --fail-on-delayed -d 20000|$pvm_window"
 )
 
 # One control, run: its exit status into $dir/rc.
