@@ -76,7 +76,7 @@ int ipi_verdict(const struct ipi_counts *c, bool aborted,
 	if (c->delayed && p->fail_on_delayed)
 		add_reason(why, len, "%llu delayed", (unsigned long long)c->delayed);
 	if (aborted)
-		add_reason(why, len, "run aborted by the watchdog");
+		add_reason(why, len, "run stopped by the watchdog (a stall, or its deadline)");
 	return why[0] ? KSFT_FAIL : KSFT_PASS;
 }
 

@@ -22,7 +22,7 @@ boots() {
 	fi
 }
 
-echo "| kernel | boot | verdict with no arguments | failing variants | held | rescued | lost | stranded (known issue) | sent |"
+echo "| kernel | boot | verdict with no arguments | failing variants | held | rescued | lost | stranded | sent |"
 echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 for name in "$@"; do
 	r=0
