@@ -21,8 +21,11 @@ build_cache_lookup() {
 	mkdir -p "$(dirname "$out")"
 	exec {lock}>"$out.lock"
 	if [ ! -x "$out/bin/$4" ] && ! flock -n "$lock"; then
-		echo "$(basename "$0"): $out is being built by another run; waiting for it" >&2
-		flock "$lock"
+		echo "$(basename "$0"): $out is being built by another run; waiting for it (at most an hour)" >&2
+		flock -w 3600 "$lock" || {
+			echo "$(basename "$0"): $out.lock still held after an hour (a killed build's orphan?)" >&2
+			exit 1
+		}
 	fi
 	if [ -x "$out/bin/$4" ]; then
 		echo "$out/bin/$4"

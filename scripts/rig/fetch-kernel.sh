@@ -39,7 +39,7 @@ mkdir -p "$cache"
 # The cache may be shared by every clone on the machine: one fetch at a
 # time per package, and the others use its result.
 exec {lock}>"$dir.lock"
-flock "$lock"
+flock -w 1800 "$lock" || die "$dir.lock still held after 30 minutes (a killed fetch's orphan?)"
 if [ ! -e "$dir/.ready" ]; then
 	tmp=$(mktemp -d "$cache/.fetch.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
