@@ -158,7 +158,7 @@ struct ipi_vm *ipi_vm_create(unsigned int nr_vcpus, void *guest_code,
 	ivm->stall_ms = opts->stall_ms;
 	/*
 	 * Short of -T, whose SIGKILL keeps nothing: a run still going then is
-	 * stopped by its own watchdog and reported, evidence and all, with
+	 * wound down by its own watchdog and reported, evidence and all, with
 	 * time left (a quarter of -T, at most 10 s) for the report.
 	 */
 	ivm->start_ms = now_ms();
@@ -407,7 +407,7 @@ static uint64_t outstanding(const struct ipi_vm *ivm)
  * to show which, then stop, rather than burn more rounds.  With nothing
  * outstanding, stop after IPI_MAX_WAKES.  Whatever the guest waits in (a
  * halt, its quiet or receive loops, which all look at the stop flag), the
- * run ends at deadline_ms.
+ * run is wound down at deadline_ms, and stopped one stall_ms later.
  */
 static void watchdog(struct ipi_vm *ivm, struct vcpu_thread *threads, sem_t *exited)
 {
