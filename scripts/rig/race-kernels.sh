@@ -1,74 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Build the kernels of the b95234c8 experiment from linux-source-6.12: the
-# stock kernel and one per patch in scripts/rig/races/ (each re-introduces
-# one of the races that commit fixed), with the rig's minimal KVM config.
-#
-# Usage: race-kernels.sh [-o DIR]
-# DIR (default build/rig) gets linux-6.12/ (a git tree: master is stock,
-# one branch per race) and kbuild/<name>/.  Prints "<name> <bzImage>" per
-# kernel: stock, then the races.  Only the first build is a full one (about
-# 3 minutes here); the others start from a copy of it and recompile what
-# their patch touched (seconds).
-set -euo pipefail
-
+# The kernels of the b95234c8 race experiment: stock and one per race in
+# scripts/rig/races/.  Usage: race-kernels.sh [-o DIR] (patched-kernels.sh's).
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-RACES=$SRC/scripts/rig/races
-
-die() {
-	echo "race-kernels: $*" >&2
-	exit 1
-}
-
-dir=$SRC/build/rig
-if [ "${1:-}" = -o ]; then
-	[ -n "${2:-}" ] || die "-o needs a directory"
-	dir=$2
-	shift 2
-fi
-[ $# -eq 0 ] || die "usage: race-kernels.sh [-o DIR]"
-tree=$dir/linux-6.12
-"$SRC/scripts/prepare-ksrc.sh" --git "$tree" >&2
-
-git_tree() {
-	git -C "$tree" -c user.name=kvm-ipi-selftests -c user.email=rig@localhost "$@"
-}
-
-# A branch per patch, made again whenever the patch changed.
-branch_for() {
-	local patch=$1 name
-
-	name=$(basename "$patch" .patch)
-	name=race-${name#*-}
-	if [ "$(git_tree config "branch.$name.patch-sha" 2>/dev/null)" != "$(sha256sum <"$patch" | cut -c1-16)" ]; then
-		git_tree checkout -q -B "$name" master
-		git_tree am -q "$patch" || { git_tree am --abort; die "$patch does not apply"; }
-		git_tree config "branch.$name.patch-sha" "$(sha256sum <"$patch" | cut -c1-16)"
-		git_tree checkout -q master
-	fi
-	echo "$name"
-}
-
-# build NAME REF: the kernel at REF into kbuild/NAME.
-build() {
-	local name=$1 ref=$2 out=$dir/kbuild/$1 image
-
-	git_tree checkout -q "$ref"
-	if [ ! -d "$out" ] && [ -d "$dir/kbuild/stock" ]; then
-		cp -a "$dir/kbuild/stock" "$out"
-	fi
-	image=$("$SRC/scripts/rig/build-kernel.sh" "$tree" "$out") || {
-		git_tree checkout -q master
-		die "building $name failed"
-	}
-	git_tree checkout -q master
-	echo "$name $image"
-}
-
-[ -z "$(git_tree status --porcelain)" ] || die "$tree has local changes"
-build stock master
-for p in "$RACES"/*.patch; do
-	b=$(branch_for "$p")
-	build "${b#race-}" "$b"
-done
+exec "$SRC/scripts/rig/patched-kernels.sh" "$@" "$SRC/scripts/rig/races"
