@@ -31,7 +31,8 @@ Every test result file in a set is one run.
       --cand-label NAME  how to call the candidate (default: candidate)
   -m, --metric NAME      latency (send to handler, default) or iteration
   -s, --stat NAME        each run's p50 (default), p90, p99 or max: a tail
-                         statistic for a change that leaves the median alone
+                         statistic for a change that leaves the median alone;
+                         or mean, what vmexit.flat reports
   -t, --threshold PCT    smallest change reported, in percent (default 5)
   -o, --out DIR          where to write (default: results/compare-<labels>);
                          never overwritten
@@ -86,7 +87,7 @@ while [ $# -gt 0 ]; do
 	--cand-label) [[ ${2:-} =~ ^[A-Za-z0-9._+-]+$ ]] || die "$1 must be a plain name ([A-Za-z0-9._+-])"
 		cand_label=$2; shift 2 ;;
 	-m|--metric) [[ ${2:-} =~ ^(latency|iteration)$ ]] || die "--metric is latency or iteration"; metric=$2; shift 2 ;;
-	-s|--stat) [[ ${2:-} =~ ^(p50|p90|p99|max)$ ]] || die "--stat is p50, p90, p99 or max"; stat=$2; shift 2 ;;
+	-s|--stat) [[ ${2:-} =~ ^(p50|p90|p99|max|mean)$ ]] || die "--stat is p50, p90, p99, max or mean"; stat=$2; shift 2 ;;
 	-t|--threshold) [[ ${2:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--threshold needs a percentage"; threshold=$2; shift 2 ;;
 	-o|--out) [ -n "${2:-}" ] || die "$1 needs a directory"; out=$2; shift 2 ;;
 	--cdf) [[ ${2:-} == */* ]] || die "--cdf needs TEST/VARIANT"; cdf=$2; shift 2 ;;
@@ -255,6 +256,49 @@ function ranksum_p(kb, nb, kc, nc,    N, i, j, k, t, x, lab, idx, R, e2, w2, d, 
 	}
 	return hit / tot
 }
+# The shift of the candidate from the baseline, Hodges-Lehmann: the median of
+# the nb * nc differences between a candidate run and a baseline run, and
+# its distribution-free confidence interval, the k-th smallest and k-th
+# largest of those differences, k from the null distribution of the
+# Mann-Whitney U (the rank test above, inverted): at least 95% coverage,
+# the exact level in shift_conf.  No interval when even the widest has
+# less (fewer than 4 runs a side).  Sets shift_est, shift_lo, shift_hi.
+function shift_ci(kb, nb, kc, nc,    M, N, i, j, t, d, k, u, cum, key, ways, s, maxs, tot, z) {
+	M = nb * nc; N = nb + nc
+	for (i = 1; i <= nb; i++)
+		for (j = 1; j <= nc; j++) d[++t] = val[kc, j] - val[kb, i]
+	for (i = 2; i <= M; i++) { u = d[i]; for (j = i - 1; j >= 1 && d[j] > u; j--) d[j + 1] = d[j]; d[j + 1] = u }
+	shift_est = M % 2 ? d[(M + 1) / 2] : (d[M / 2] + d[M / 2 + 1]) / 2
+	key = nb SUBSEP nc
+	if (!(key in ci_k)) {
+		if (N > 40) {
+			z = M / 2 - 1.959964 * sqrt(M * (N + 1) / 12)
+			ci_k[key] = z >= 1 ? int(z) : 0
+			ci_conf[key] = 0.95
+		} else {
+			# ways[j, s]: subsets of j of the ranks 1..N that sum to s.
+			maxs = N * (N + 1) / 2
+			ways[0, 0] = 1
+			for (i = 1; i <= N; i++)
+				for (j = (i < nc ? i : nc); j >= 1; j--)
+					for (s = maxs; s >= i; s--)
+						if ((j - 1, s - i) in ways) ways[j, s] += ways[j - 1, s - i]
+			tot = 0
+			for (s = 0; s <= maxs; s++) if ((nc, s) in ways) tot += ways[nc, s]
+			# U = rank sum - nc(nc + 1)/2; k: the most with P(U <= k - 1) <= 2.5%.
+			cum = 0; k = 0
+			for (u = 0; u <= M; u++) {
+				s = u + nc * (nc + 1) / 2
+				if (cum + ways[nc, s] / tot > 0.025) break
+				cum += ways[nc, s] / tot; k = u + 1
+			}
+			ci_k[key] = k; ci_conf[key] = 1 - 2 * cum
+		}
+	}
+	k = ci_k[key]
+	if (k < 1) { shift_lo = shift_hi = shift_conf = "-"; return }
+	shift_lo = d[k]; shift_hi = d[M + 1 - k]; shift_conf = ci_conf[key]
+}
 # Two-sided normal tail, 2 * (1 - Phi(z)), by Abramowitz and Stegun 7.1.26.
 function erfc_half(z,    t, y) {
 	z = z / sqrt(2); t = 1 / (1 + 0.3275911 * z)
@@ -303,6 +347,7 @@ END {
 			if (s) { cm = med; cmin = lo; cmax = hi } else { bm = med; bmin = lo; bmax = hi }
 		}
 		diff = pct = pv = qv = "-"
+		shift_est = shift_lo = shift_hi = shift_conf = "-"
 		if (!runs[b] || !runs[c]) verdict = runs[b] ? "only in baseline" : "only in candidate"
 		else if (!nb || !nc) verdict = "no samples"
 		else {
@@ -310,6 +355,7 @@ END {
 			if (!(v in pval)) verdict = "insufficient runs"
 			else {
 				pv = pval[v]; qv = qval[v]
+				shift_ci(b, nb, c, nc)
 				big = (pct >= threshold || -pct >= threshold)
 				# The medians and the ranks must agree on the direction.
 				if (qv <= q && big && diff > 0 && rankdir[c] > 0) verdict = "regressed"
@@ -327,10 +373,11 @@ END {
 		if (masked[c] + 0) flag = flag "MASKED "
 		# Failed, timed out, crashed or never ran: whatever its cycles say.
 		if (failed[c] + 0) flag = flag "FAILED "
-		printf "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", \
+		printf "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", \
 			v, verdict, runs[b], runs[c], bm, bmin, bmax, cm, cmin, cmax, \
 			diff, pct, pv, qv, lost[b], lost[c], dup[b], dup[c], spur[b], spur[c], \
-			delayed[b], delayed[c], late[b], late[c], flag, status[b] "|" status[c]
+			delayed[b], delayed[c], late[b], late[c], flag, status[b] "|" status[c], \
+			shift_est, shift_lo, shift_hi, shift_conf
 	}
 }' "$work/samples" | sort >"$work/rows" || die "statistics failed"
 
@@ -354,6 +401,8 @@ jq -Rn --arg metric "$metric" --arg stat "$stat" --argjson threshold "$threshold
 		base: {median: (.[4] | num), min: (.[5] | num), max: (.[6] | num)},
 		cand: {median: (.[7] | num), min: (.[8] | num), max: (.[9] | num)},
 		diff: {cycles: (.[10] | num), percent: (.[11] | num)},
+		shift: {cycles: (.[26] | num), ci_low: (.[27] | num), ci_high: (.[28] | num),
+			confidence: (.[29] | num)},
 		test: {p: (.[12] | num), q: (.[13] | num)},
 		lost: {base: (.[14] | tonumber), cand: (.[15] | tonumber)},
 		duplicate: {base: (.[16] | tonumber), cand: (.[17] | tonumber)},
@@ -370,7 +419,7 @@ jq -Rn --arg metric "$metric" --arg stat "$stat" --argjson threshold "$threshold
 		dates: ([.[].started] | [min, max]), arguments: ([.[] | "\(.test) \(.argv)"] | unique)}})
 	 | from_entries) as $sides |
 	{schema: "kvm-ipi-selftests/compare", schema_version: 1, metric: $metric, stat: $stat,
-	 statistic: "median of per-run \($stat)s; exact two-sided Wilcoxon rank-sum test between the runs, Benjamini-Hochberg over the variants",
+	 statistic: "median of per-run \($stat)s; exact two-sided Wilcoxon rank-sum test between the runs, Benjamini-Hochberg over the variants; shift: Hodges-Lehmann, the median of the differences between a candidate and a baseline run, with its distribution-free confidence interval of at least 95% (the exact level in confidence)",
 	 fdr: $fdr, min_runs: $min_runs, family: $family,
 	 runs_for_one_variant: (if $family == 0 then null else
 		def choose(n; k): reduce range(0; k) as $i (1; . * (n - $i) / ($i + 1));
@@ -395,9 +444,10 @@ cp "$work/comparison.json" "$out/comparison.json"
 		def n: if . == null then "-" else (. | floor | tostring) end;
 		def p: if . == null then "-" else ((. * 10 | round) / 10 | tostring) + "%" end;
 		def g: if . == null then "-" else (. * 10000 | round / 10000 | tostring) end;
-		(["variant", "runs", .labels.base, .labels.cand, "change", "p", "q", "verdict", "lost", "dup", "delayed"] | @tsv),
+		def ci: if .ci_low == null then "-" else "[\(.ci_low | n), \(.ci_high | n)]" end;
+		(["variant", "runs", .labels.base, .labels.cand, "change", "shift", "95% CI", "p", "q", "verdict", "lost", "dup", "delayed"] | @tsv),
 		(.variants[] | [.variant, "\(.runs.base)/\(.runs.cand)", (.base.median | n), (.cand.median | n),
-			(.diff.percent | p), (.test.p | g), (.test.q | g),
+			(.diff.percent | p), (.shift.cycles | n), (.shift | ci), (.test.p | g), (.test.q | g),
 			.verdict + (if (.flags | length) > 0 then " !! " + (.flags | join(" ")) else "" end),
 			"\(.lost.base)/\(.lost.cand)", "\(.duplicate.base)/\(.duplicate.cand)",
 			"\(.delayed.base)/\(.delayed.cand)"] | @tsv)' "$out/comparison.json" |
@@ -410,9 +460,10 @@ jq -r '
 	def f: if . == null then "-" else ((. * 100 | round) / 100 | tostring) end;
 	def p: if . == null then "-" else ((. * 10 | round) / 10 | tostring) + "%" end;
 	def g: if . == null then "-" else (. * 10000 | round / 10000 | tostring) end;
-	"| variant | runs | \(.labels.base) | \(.labels.cand) | change | p | q | verdict | lost | duplicate | delayed |",
-	"| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |",
-	(.variants[] | "| \(.variant) | \(.runs.base)/\(.runs.cand) | \(.base.median | n) | \(.cand.median | n) | \(.diff.percent | p) | \(.test.p | g) | \(.test.q | g) | \(.verdict)\(if (.flags | length) > 0 then " **" + (.flags | join(" ")) + "**" else "" end) | \(.lost.base)/\(.lost.cand) | \(.duplicate.base)/\(.duplicate.cand) | \(.delayed.base)/\(.delayed.cand) |"),
+	def ci: if .ci_low == null then "-" else "\(.ci_low | n) to \(.ci_high | n)" end;
+	"| variant | runs | \(.labels.base) | \(.labels.cand) | change | shift (95% CI) | p | q | verdict | lost | duplicate | delayed |",
+	"| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |",
+	(.variants[] | "| \(.variant) | \(.runs.base)/\(.runs.cand) | \(.base.median | n) | \(.cand.median | n) | \(.diff.percent | p) | \(if .shift.cycles == null then "-" else "\(.shift.cycles | n) (\(.shift | ci))" end) | \(.test.p | g) | \(.test.q | g) | \(.verdict)\(if (.flags | length) > 0 then " **" + (.flags | join(" ")) + "**" else "" end) | \(.lost.base)/\(.lost.cand) | \(.duplicate.base)/\(.duplicate.cand) | \(.delayed.base)/\(.delayed.cand) |"),
 	(if [.variants[].per_ipi | .base, .cand | values] | length > 0 then
 		"", "KVM events per interrupt (median over runs): exits, and irq_injections, the",
 		"interrupts KVM injected at VM entry; posted-interrupt delivery (APICv)",

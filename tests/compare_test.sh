@@ -28,7 +28,7 @@ make_run() {
 		host: {kernel_release: "6.12.0", hostname: "h", cpu_model: "c",
 		       kvm_vendor_module: "kvm_intel", configured_delivery: "apicv"},
 		variants: [inputs | split(":") | {name: .[0], status: "pass",
-			latency: {count: 100, cycles: {p50: (.[1] | tonumber),
+			latency: {count: 100, cycles: {p50: (.[1] | tonumber), mean: (.[1] | tonumber + 7),
 						       p99: (.[4] // (.[1] | tonumber * 2 | tostring) | tonumber)},
 				  buckets: [[(.[1] | tonumber), (.[1] | tonumber), 100]]},
 			counts: {lost: (.[2] | tonumber), duplicate: (.[3] | tonumber), spurious: 0,
@@ -109,6 +109,24 @@ for i in 1 2 3; do
 done
 run_compare three 0 -b "$work/three-base" -c "$work/three-cand" -o "$work/three.cmp"
 check "three runs a side, 200% apart: insufficient runs" test "$(verdict three.cmp moving)" = "insufficient runs"
+check "and no confidence interval" jq_holds \
+	'.variants[] | select(.variant == "t_test/moving") | .shift.ci_low == null' "$work/three.cmp/comparison.json"
+
+# The shift and its interval, against the 25 differences worked out by
+# hand: 5 runs a side, 2020..2100 against 3030..3150, by 20 and 30.  The
+# Hodges-Lehmann shift is their median, 1030; k = 3, since P(U <= 2) =
+# 4/252 is within 2.5% and P(U <= 3) = 7/252 is not: the 3rd smallest
+# (960) to the 3rd largest (1100), at 1 - 8/252 = 96.8%.
+check "the shift of 50% slower, with its exact 95% interval" jq_holds \
+	'.variants[] | select(.variant == "t_test/moving") | .shift.cycles == 1030 and
+	 .shift.ci_low == 960 and .shift.ci_high == 1100 and (.shift.confidence * 252 | round) == 244' "$work/slower.cmp/comparison.json"
+check "identical sets: the interval holds 0" jq_holds \
+	'[.variants[] | .shift | .ci_low <= 0 and .ci_high >= 0] | all' "$work/same.cmp/comparison.json"
+check "and the mail table shows it" grep -q '\[960, 1100\]' "$work/slower.cmp/comparison.txt"
+run_compare mean 1 -b "$work/base" -c "$work/slower" --stat mean -o "$work/mean.cmp"
+check "--stat mean compares the runs' means" jq_holds \
+	'.stat == "mean" and (.variants[] | select(.variant == "t_test/moving") |
+	 .base.median == 2067 and .cand.median == 3097)' "$work/mean.cmp/comparison.json"
 
 # The false discovery rate holds over the variants.  40 variants, 4 runs
 # a side: one that moved alone (p = 2/70) is not a discovery among 40; the
