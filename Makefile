@@ -5,6 +5,11 @@
 #   make                 build the tests and unit tests
 #   make run             build, then run the default suite on this host's KVM
 #                        (or, with no /dev/kvm, inside Debian 6.12 under QEMU)
+#   make bench           runs of the suite, their spread and, from 8 runs, the
+#                        smallest change they resolve (BENCH_ARGS for
+#                        scripts/bench.sh; --kernel K: boots of K in the rig)
+#   make crosscheck      vmexit.flat (kvm-unit-tests) beside self_ipi_test on
+#                        this host's KVM, when both are at hand
 #   make check           build, then run everything that tests the suite itself
 #   make STATIC=1        statically linked test binaries
 #   make static          ... into $(O)/static/tests, for scripts/kernels.sh
@@ -64,8 +69,23 @@ run: all static
 		$(SRC)/scripts/kernels.sh -k debian-6.12 -b $(BUILD)/static/tests $(if $(RUN_ARGS),-- $(RUN_ARGS)); \
 	fi
 
-bench: all
-	@$(SRC)/scripts/bench.sh --bin-dir $(BUILD)/tests $(BENCH_ARGS)
+# Under the rig (BENCH_ARGS with --kernel, or no usable /dev/kvm here):
+# each run a boot, the static tests inside.
+bench: all static
+	@case " $(BENCH_ARGS) " in *" -k "*|*" --kernel "*) rig=1 ;; *) rig= ;; esac; \
+	if [ -z "$$rig" ] && [ -c /dev/kvm ] && { : </dev/kvm; } 2>/dev/null; then \
+		$(SRC)/scripts/bench.sh --bin-dir $(BUILD)/tests $(BENCH_ARGS); \
+	elif [ -n "$$rig" ]; then \
+		$(SRC)/scripts/bench.sh --bin-dir $(BUILD)/static/tests $(BENCH_ARGS); \
+	else \
+		echo "bench: no usable /dev/kvm here: each run boots Debian 6.12 under the rig's QEMU"; \
+		$(SRC)/scripts/bench.sh --kernel debian-6.12 --bin-dir $(BUILD)/static/tests $(BENCH_ARGS); \
+	fi
+
+# kvm-unit-tests' vmexit.flat beside self_ipi_test on this host's KVM
+# (skips, saying why, without /dev/kvm or vmexit.flat).
+crosscheck: all
+	@$(SRC)/scripts/vmexit-crosscheck.sh --bin-dir $(BUILD)/tests $(CROSSCHECK_ARGS)
 
 check: all sanitize static
 	@$(SRC)/tests/check.sh --build $(BUILD)
@@ -88,5 +108,5 @@ clean:
 distclean:
 	rm -rf $(BUILD)
 
-.PHONY: all sanitize static ksrc run bench check rig-matrix kselftest-install \
+.PHONY: all sanitize static ksrc run bench crosscheck check rig-matrix kselftest-install \
 	kselftest-uninstall kselftest-patch kselftest-check clean distclean

@@ -277,5 +277,45 @@ check "plots: SVG and PNG, medians and CDF" test -s "$work/plots.cmp/medians.svg
 check "same inputs: same comparison" cmp -s "$work/plots.cmp/comparison.json" "$work/again.cmp/comparison.json"
 check "the README says how to regenerate it" grep -q '^    scripts/compare.sh -b ' "$work/plots.cmp/README.md"
 
+# bench.sh's resolution, from compare.sh's A/A interval: 8 runs, the odd
+# at 2010 and 2030, the even at 2020 and 2000.  The 16 differences even -
+# odd are 10, -10, -10 and -30, four times each; with 4 runs a side k = 1,
+# so the interval is [-30, 10], and the resolution its end farther from
+# 0: 30 cycles, above the histogram's bucket at 2020 (1024 / 64 = 16), and
+# 1.5% of the odd runs' median, 2020.
+for i in 1 2 3 4 5 6 7 8; do
+	make_run "$work/bench" "rep-$i" "moving:$((2000 + (i % 4) * 10)):0:0"
+done
+"$SRC/scripts/bench.sh" --summarize "$work/bench" >"$work/bench.out" 2>&1
+check "bench.sh --summarize: exit 0" test $? -eq 0
+check "bench.sh: the resolution is the A/A interval's far end, 30 cycles, 1.5%" jq_holds \
+	'.variants[0].resolution.latency_p50 | .cycles == 30 and (.percent * 10 | round) == 15 and
+	 .runs_a_side == 4' "$work/bench/summary.json"
+check "and summary.txt has it" grep -q '^t_test/moving  *30 (1.5%)' "$work/bench/summary.txt"
+# A median never resolves finer than its bucket: 4 runs a side all at
+# 8000 give the interval [0, 0], and the resolution is the bucket of
+# [4096, 8192): 4096 / 64 = 64.
+for i in 1 2 3 4 5 6 7 8; do
+	make_run "$work/bench-flat" "rep-$i" "moving:8000:0:0"
+done
+"$SRC/scripts/bench.sh" --summarize "$work/bench-flat" >"$work/bench-flat.out" 2>&1
+check "bench.sh: a median resolves no finer than its histogram bucket" jq_holds \
+	'.variants[0].resolution.latency_p50.cycles == 64' "$work/bench-flat/summary.json"
+"$SRC/scripts/bench.sh" --summarize "$work/bench-flat" >"$work/bench-flat2.out" 2>&1
+check "bench.sh --summarize again: a new summary beside the first" \
+	test "$(find "$work/bench-flat" -maxdepth 1 -name 'summary*.json' | wc -l)" -eq 2
+"$SRC/scripts/bench.sh" --summarize "$work/bench" -o "$work/bench-elsewhere" >"$work/bench-else.out" 2>&1
+check "bench.sh --summarize -o: the summary and its A/A where asked, the same figure" jq_holds \
+	'.variants[0].resolution.latency_p50.cycles == 30' "$work/bench-elsewhere/summary.json"
+"$SRC/scripts/bench.sh" --summarize "$work/bench" -o "$work/bench-elsewhere" >"$work/bench-else2.out" 2>&1
+check "and never over an existing directory" grep -q "never overwritten" "$work/bench-else2.out"
+mkdir -p "$work/bench-six"
+for i in 1 2 3 4 5 6; do
+	make_run "$work/bench-six" "rep-$i" "moving:$((2000 + i)):0:0"
+done
+"$SRC/scripts/bench.sh" --summarize "$work/bench-six" >"$work/bench-six.out" 2>&1
+check "bench.sh: six runs give no resolution (an A/A needs 4 a side)" jq_holds \
+	'.variants[0].resolution == null' "$work/bench-six/summary.json"
+
 echo "1..$checks"
 summary
