@@ -122,6 +122,26 @@ for cmp in "$SRC"/results/published/*/*/comparison.json; do
 	fi
 done
 
+# The cycle-count tables (scripts/cycles-table.sh), the same way.
+for table in "$SRC"/results/published/*/*/table.json; do
+	[ -e "$table" ] || continue
+	dir=$(dirname "$table")
+	name=$(basename "$(dirname "$dir")")/$(basename "$dir")
+	regen=$build/check-results/regen-${name//\//-}
+	rm -rf "$regen"
+	cmd=$(grep -m 1 '^    scripts/cycles-table.sh ' "$dir/README.md")
+	log=$logs/regen-${name//\//-}.log
+	(cd "$SRC" && eval "${cmd% -o *} -o $regen") >"$log" 2>&1
+	rc=$?
+	if [ -n "$cmd" ] && cmp -s "$dir/table.md" "$regen/table.md" &&
+	   cmp -s "$dir/table.txt" "$regen/table.txt" && cmp -s "$table" "$regen/table.json"; then
+		ok "$name: the recorded command regenerates the same cycle tables"
+	else
+		not_ok "$name: the recorded command regenerates the same cycle tables (cycles-table.sh exit $rc)"
+		show_log "$log" 5
+	fi
+done
+
 section "figures in prose and quoted tables, from the committed result sets"
 ktap_results figures_test "$SRC/tests/figures_test.sh"
 
@@ -242,6 +262,19 @@ if [ -z "$on_rig" ]; then
 else
 	skip "bench.sh: $on_rig"
 fi
+
+section "vmexit.flat cross-check: skips, saying why, where it cannot run"
+# With a KVM here, the reference is what is missing; without one, the KVM.
+"$SRC/scripts/vmexit-crosscheck.sh" -b "$build/tests" --vmexit "$build/no-such-vmexit.flat" \
+	-o "$build/check-results/crosscheck" >"$logs/crosscheck.log" 2>&1
+rc=$?
+if [ -z "$on_rig" ]; then
+	why="no vmexit.flat at"
+else
+	why="no usable /dev/kvm on this host"
+fi
+check "crosscheck: exit 4 (skip), and why: \"$why\"" \
+	eval "[ $rc -eq 4 ] && grep -q 'SKIP: $why' '$logs/crosscheck.log'"
 
 section "negative controls: real faults the accounting must catch"
 clean='.counts.lost == 0 and .counts.duplicate == 0 and .counts.spurious == 0'
