@@ -7,7 +7,8 @@
  *
  * patterns      stream       vCPU 2k sends to 2k+1 without waiting for
  *                            delivery (up to WINDOW vectors in flight)
- *               pingpong     vCPU 2k sends to 2k+1, which answers; the
+ *               pingpong     vCPU 2k sends to 2k+1, which answers; both
+ *                            wait in the receiver state, and the
  *                            iteration histogram is the round trip
  *               many_to_one  every other vCPU streams to vCPU 0
  *               one_to_many  vCPU 0 streams to all the others
@@ -230,6 +231,14 @@ static bool ping_arrived(struct ipi_vcpu *self, uint64_t k)
 	return received_from(self, self->index - 1) >= k || senders_finished(self, 0);
 }
 
+/* Every ping sent on vector @v has been answered. */
+static bool pong_arrived(struct ipi_vcpu *self, uint64_t v)
+{
+	const struct ipi_vcpu *ponger = &ipi_config.vcpus[self->index + 1];
+
+	return READ_ONCE(self->received[v]) >= READ_ONCE(ponger->tx[v].sent);
+}
+
 static void finish_sending(void)
 {
 	uint64_t seq[MAX_VCPUS];
@@ -263,14 +272,18 @@ static void sender(struct ipi_vcpu *self)
 		t0 = rdtsc();
 		if (!send_counted(mask, vector))
 			continue;
-		/* The answer comes on the same vector: one per ping sent on it. */
-		if (sc.pattern == PINGPONG) {
-			struct ipi_vcpu *ponger = &ipi_config.vcpus[__builtin_ctz(mask)];
-
-			ipi_guest_wait(vector, READ_ONCE(ponger->tx[vector].sent));
-		}
+		/*
+		 * The answer comes on the same vector, one per ping sent on it,
+		 * and is waited for in the variant's receiver state: a pinger
+		 * that spun for it while the ponger halted would time a halted
+		 * and a spinning receiver, and the round trip would be no
+		 * multiple of either one-way latency.
+		 */
+		if (sc.pattern == PINGPONG)
+			rx_wait(pong_arrived, vector);
 		lat_hist_record(&self->iteration, rdtsc() - t0);
-		WRITE_ONCE(self->progress, k);
+		/* A heartbeat: rx_wait() beats it too, and it must never repeat a value. */
+		WRITE_ONCE(self->progress, self->progress + 1);
 	}
 	finish_sending();
 }
