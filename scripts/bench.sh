@@ -136,6 +136,17 @@ else
 fi
 seconds=$((SECONDS - start))
 [ -n "$summarize" ] || sum=$dir
+# Runs made before: what their boots took, or else their tests.
+if [ -n "$summarize" ]; then
+	mapfile -t runs < <(find "$dir" -maxdepth 2 -name run.json | sort)
+	mapfile -t tests_done < <(find "$dir" -name '*_test.json' | sort)
+	seconds=$(jq -n '[inputs | .rig.boot_seconds // [] | add // 0] | add // 0 | round' "${runs[@]}")
+	if [ "${seconds:-0}" = 0 ]; then
+		seconds=$(jq -n '[inputs | select(.started and .finished) |
+			(.finished | fromdateiso8601) - (.started | fromdateiso8601)] | add // 0' \
+			"${tests_done[@]}")
+	fi
+fi
 
 # The resolution, from the odd runs against the even: an A/A comparison
 # per metric and statistic, into aa-<metric>-<stat>/.
@@ -220,10 +231,12 @@ fi
 		""' "$sum/$name.json"
 	jq -r '
 		def fmt(s): if s.min == null then "-" else "\(s.min) / \(s.median) / \(s.max)" end;
-		["test/variant", "status", "send->handler p50", "iteration p50", "lost"],
+		def fmt(s; f): if s.min == null then "-" else "\(s.min | f) / \(s.median | f) / \(s.max | f)" end;
+		["test/variant", "status", "send->handler p50", "iteration p50", "iteration mean", "lost"],
 		(.variants[] | ["\(.test)/\(.variant)",
 			(.statuses | to_entries | map("\(.key):\(.value)") | join(",")),
-			fmt(.latency_p50_cycles), fmt(.iteration_p50_cycles), .lost])
+			fmt(.latency_p50_cycles), fmt(.iteration_p50_cycles),
+			fmt(.iteration_mean_cycles // {}; round), .lost])
 		| @tsv' "$sum/$name.json" | column -t -s $'\t'
 	jq -r 'select([.variants[].resolution | values] | length > 0) |
 		"", "Resolution: the smallest change told from noise at 95% confidence, in cycles (and % of the",
@@ -238,5 +251,5 @@ fi
 			(.resolution.iteration_mean | r)] | @tsv)' "$sum/$name.json" | column -t -s $'\t'
 } >"$sum/$name.txt"
 cat "$sum/$name.txt"
-echo "# bench results: $dir"
+echo "# bench results: $sum"
 exit $status

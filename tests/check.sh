@@ -122,25 +122,38 @@ for cmp in "$SRC"/results/published/*/*/comparison.json; do
 	fi
 done
 
-# The cycle-count tables (scripts/cycles-table.sh), the same way.
-for table in "$SRC"/results/published/*/*/table.json; do
-	[ -e "$table" ] || continue
-	dir=$(dirname "$table")
-	name=$(basename "$(dirname "$dir")")/$(basename "$dir")
-	regen=$build/check-results/regen-${name//\//-}
-	rm -rf "$regen"
-	cmd=$(grep -m 1 '^    scripts/cycles-table.sh ' "$dir/README.md")
-	log=$logs/regen-${name//\//-}.log
-	(cd "$SRC" && eval "${cmd% -o *} -o $regen") >"$log" 2>&1
-	rc=$?
-	if [ -n "$cmd" ] && cmp -s "$dir/table.md" "$regen/table.md" &&
-	   cmp -s "$dir/table.txt" "$regen/table.txt" && cmp -s "$table" "$regen/table.json"; then
-		ok "$name: the recorded command regenerates the same cycle tables"
-	else
-		not_ok "$name: the recorded command regenerates the same cycle tables (cycles-table.sh exit $rc)"
-		show_log "$log" 5
-	fi
-done
+# The cycle-count tables (scripts/cycles-table.sh) and the resolutions
+# (scripts/bench.sh --summarize), the same way.
+# regen_published MARKER SCRIPT FILE...: each directory with MARKER in it
+# and a README.md recording "    SCRIPT ... -o DIR" must regenerate FILEs.
+regen_published() {
+	local marker=$1 script=$2 dir name regen cmd log rc f same
+
+	shift 2
+	for dir in "$SRC"/results/published/*/*/"$marker"; do
+		[ -e "$dir" ] || continue
+		dir=$(dirname "$dir")
+		name=$(basename "$(dirname "$dir")")/$(basename "$dir")
+		regen=$build/check-results/regen-${name//\//-}
+		rm -rf "$regen"
+		cmd=$(grep -m 1 "^    $script " "$dir/README.md")
+		log=$logs/regen-${name//\//-}.log
+		(cd "$SRC" && eval "${cmd% -o *} -o $regen") >"$log" 2>&1
+		rc=$?
+		same=${cmd:+1}
+		for f in "$@"; do
+			cmp -s "$dir/$f" "$regen/$f" || same=
+		done
+		if [ -n "$same" ]; then
+			ok "$name: the recorded command regenerates the same $*"
+		else
+			not_ok "$name: the recorded command regenerates the same $* (exit $rc)"
+			show_log "$log" 5
+		fi
+	done
+}
+regen_published table.json scripts/cycles-table.sh table.md table.txt table.json
+regen_published summary.json "scripts/bench.sh --summarize" summary.txt summary.json
 
 section "figures in prose and quoted tables, from the committed result sets"
 ktap_results figures_test "$SRC/tests/figures_test.sh"
