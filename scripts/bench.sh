@@ -25,7 +25,8 @@ the even (compare.sh: nothing changed between them), and per variant the
 resolution is the smallest shift that the A/A 95% interval excludes: its
 end farther from 0, in cycles and in percent.  For a median, never less
 than the histogram's bucket there (1/64 of the value): the medians are
-read from it.  Means are exact.
+read from it.  For a mean, never less than a cycle: results keep means
+in whole cycles.
 
   -r, --repeat N       runs (default 8)
   -c, --count N        sends per sending vCPU in each run (default 3000;
@@ -171,7 +172,7 @@ if [ "$repeat" -ge $AA_MIN_RUNS ]; then
 		map(.stat as $s | .metric as $m | .variants[] | select(.shift.ci_low != null) |
 		    {key: .variant, value: {("\($m)_\($s)"): (
 			([(.shift.ci_low | fabs), (.shift.ci_high | fabs)] +
-			 (if $s == "p50" then [(.base.median | bucket)] else [] end) | max) as $r |
+			 (if $s == "p50" then [(.base.median | bucket)] else [1] end) | max) as $r |
 			{cycles: $r, percent: (if .base.median > 0 then 100 * $r / .base.median else null end),
 			 runs_a_side: .runs.base})}}) |
 		group_by(.key) | map({key: .[0].key, value: (map(.value) | add)}) | from_entries' \

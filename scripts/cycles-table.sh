@@ -86,7 +86,7 @@ jq -n --arg test "$test" --arg title "$title" --slurpfile mean "$out/mean/compar
 jq -r '
 	def n: if . == null then "-" else (. | round | tostring) end;
 	def s: if . == null then "-" elif . > 0 then "+" + (. | round | tostring) else (. | round | tostring) end;
-	def pct: if . == null then "-" else ((. * 10 | round) / 10 | if . > 0 then "+" + tostring else tostring end) + "%" end;
+	def pct: if . == null then "-" else ((. * 10 | round) / 10 | if . > 0 then "+" + tostring elif . == 0 then "0" else tostring end) + "%" end;
 	def ci: if .[0] == null then "-" else "\(.[0] | s) to \(.[1] | s)" end;
 	"| variant | runs | \(.labels.base) mean | \(.labels.cand) mean | shift (95% CI) | change | \(.labels.base) median | \(.labels.cand) median | median shift (95% CI) | verdict |",
 	"| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -102,7 +102,7 @@ jq -r '
 	jq -r '
 		def n: if . == null then "-" else (. | round | tostring) end;
 		def s: if . == null then "-" elif . > 0 then "+" + (. | round | tostring) else (. | round | tostring) end;
-		def pct: if . == null then "-" else ((. * 10 | round) / 10 | if . > 0 then "+" + tostring else tostring end) + "%" end;
+		def pct: if . == null then "-" else ((. * 10 | round) / 10 | if . > 0 then "+" + tostring elif . == 0 then "0" else tostring end) + "%" end;
 		def ci: if .[0] == null then "-" else "[\(.[0] | s), \(.[1] | s)]" end;
 		(["variant", .labels.base, .labels.cand, "shift", "95% CI", "change", "verdict"] | @tsv),
 		(.variants[] | [(.variant | sub("^[a-z0-9_]+/"; "")), (.mean.base | n), (.mean.cand | n),
