@@ -33,6 +33,9 @@ minutes, not an hour), and nothing else: the verdict is the suite's own.
                          with posted interrupts; 6.1 stalls on icelake)
       --params "P=V ..." more vendor module parameters
       --append "ARGS"    more kernel command line (kvm.halt_poll_ns=0, ...)
+      --overlay DIR      a tree copied into the initramfs, whose tests/ may
+                         bring tests of its own (scripts/rig/vmexit-overlay.sh:
+                         -t vmexit_flat, kvm-unit-tests' vmexit.flat)
   -t, --test NAME        a test to run inside (repeatable; default: all three)
   -r, --repeat N         boot N times, each a run of every test: rep-1/ ...
                          rep-N/ in one result set (compare.sh's samples)
@@ -87,6 +90,7 @@ modules=
 emulator=qemu
 params=
 append=
+overlay=
 bochs_model=corei7_skylake_x
 tests=()
 repeat=1
@@ -110,6 +114,8 @@ while [ $# -gt 0 ]; do
 		emulator=$2; shift 2 ;;
 	--params) params=${2:-}; shift 2 ;;
 	--append) append=${2:-}; shift 2 ;;
+	--overlay) [ -d "${2:-}" ] || die "--overlay '${2:-}' is not a directory"; overlay=$(cd "$2" && pwd)
+		shift 2 ;;
 	--bochs-model) [[ ${2:-} =~ ^[a-z0-9_]+$ ]] || die "--bochs-model needs a Bochs CPU model name"
 		bochs_model=$2; shift 2 ;;
 	-t|--test) [ -n "${2:-}" ] || die "$1 needs a value"; tests+=("$2"); shift 2 ;;
@@ -197,7 +203,7 @@ if [ -z "$modroot" ]; then
 		cmdline="$cmdline $vendor.$p"
 	done
 fi
-"$SRC/scripts/rig/make-initramfs.sh" "$work/initrd" "$modroot" "$krel" "$vendor" "$params" \
+RIG_OVERLAY=$overlay "$SRC/scripts/rig/make-initramfs.sh" "$work/initrd" "$modroot" "$krel" "$vendor" "$params" \
 	"$static" "${tests[*]}" "${args[*]}" "$test_timeout" || die "could not build the initramfs"
 
 # The emulator, built on first use with the rig's fixes.

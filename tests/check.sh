@@ -124,14 +124,16 @@ done
 
 # The cycle-count tables (scripts/cycles-table.sh) and the resolutions
 # (scripts/bench.sh --summarize), the same way.
-# regen_published MARKER SCRIPT FILE...: each directory with MARKER in it
-# and a README.md recording "    SCRIPT ... -o DIR" must regenerate FILEs.
+# regen_published MARKER SCHEMA SCRIPT FILE...: each directory with a
+# MARKER of that schema must have a README.md recording "    SCRIPT ...
+# -o DIR", and the command must regenerate FILEs.
 regen_published() {
-	local marker=$1 script=$2 dir name regen cmd log rc f same
+	local marker=$1 schema=$2 script=$3 dir name regen cmd log rc f same
 
-	shift 2
+	shift 3
 	for dir in "$SRC"/results/published/*/*/"$marker"; do
 		[ -e "$dir" ] || continue
+		jq -e --arg s "$schema" '.schema == $s' "$dir" >/dev/null 2>&1 || continue
 		dir=$(dirname "$dir")
 		name=$(basename "$(dirname "$dir")")/$(basename "$dir")
 		regen=$build/check-results/regen-${name//\//-}
@@ -152,8 +154,12 @@ regen_published() {
 		fi
 	done
 }
-regen_published table.json scripts/cycles-table.sh table.md table.txt table.json
-regen_published summary.json "scripts/bench.sh --summarize" summary.txt summary.json
+regen_published table.json kvm-ipi-selftests/cycles-table scripts/cycles-table.sh \
+	table.md table.txt table.json
+regen_published summary.json kvm-ipi-selftests/bench "scripts/bench.sh --summarize" \
+	summary.txt summary.json
+regen_published table.json kvm-ipi-selftests/vmexit-table "scripts/rig/vmexit-experiment.sh --table" \
+	table.md table.txt table.json
 
 section "figures in prose and quoted tables, from the committed result sets"
 ktap_results figures_test "$SRC/tests/figures_test.sh"

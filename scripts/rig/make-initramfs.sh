@@ -43,7 +43,14 @@ while read -r verb path _; do
 done < <([ -z "$modroot" ] || modprobe -d "$modroot" -S "$krel" --show-depends "$vendor" 2>/dev/null)
 [ -n "$modules" ] || [ -z "$modroot" ] || die "no $vendor module for $krel under $modroot"
 
+# RIG_OVERLAY: a tree copied over the root first (vmexit-overlay.sh's:
+# QEMU and vmexit.flat); a test it brings is used as it is.
+if [ -n "${RIG_OVERLAY:-}" ]; then
+	[ -d "$RIG_OVERLAY" ] || die "RIG_OVERLAY $RIG_OVERLAY: not a directory"
+	cp -a "$RIG_OVERLAY"/. "$root"/
+fi
 for t in $tests; do
+	[ -x "$root/tests/$t" ] && [ -n "${RIG_OVERLAY:-}" ] && [ -e "$RIG_OVERLAY/tests/$t" ] && continue
 	[ -x "$testdir/$t" ] || die "$testdir/$t: no such test (make STATIC=1)"
 	file -L "$testdir/$t" | grep -q 'statically linked' || die "$testdir/$t is not static (make STATIC=1)"
 	cp "$testdir/$t" "$root/tests/"
