@@ -263,37 +263,42 @@ function ranksum_p(kb, nb, kc, nc,    N, i, j, k, t, x, lab, idx, R, e2, w2, d, 
 # Mann-Whitney U (the rank test above, inverted): at least 95% coverage,
 # the exact level in shift_conf.  No interval when even the widest has
 # less (fewer than 4 runs a side).  Sets shift_est, shift_lo, shift_hi.
-function shift_ci(kb, nb, kc, nc,    M, N, i, j, t, d, k, u, cum, key, ways, s, maxs, tot, z) {
+function shift_ci(kb, nb, kc, nc,    M, N, m, i, j, t, d, k, u, cum, key, ways, s, maxs, tot, sd) {
 	M = nb * nc; N = nb + nc
 	for (i = 1; i <= nb; i++)
 		for (j = 1; j <= nc; j++) d[++t] = val[kc, j] - val[kb, i]
 	for (i = 2; i <= M; i++) { u = d[i]; for (j = i - 1; j >= 1 && d[j] > u; j--) d[j + 1] = d[j]; d[j + 1] = u }
 	shift_est = M % 2 ? d[(M + 1) / 2] : (d[M / 2] + d[M / 2 + 1]) / 2
 	key = nb SUBSEP nc
-	if (!(key in ci_k)) {
-		if (N > 40) {
-			z = M / 2 - 1.959964 * sqrt(M * (N + 1) / 12)
-			ci_k[key] = z >= 1 ? int(z) : 0
-			ci_conf[key] = 0.95
-		} else {
-			# ways[j, s]: subsets of j of the ranks 1..N that sum to s.
-			maxs = N * (N + 1) / 2
-			ways[0, 0] = 1
-			for (i = 1; i <= N; i++)
-				for (j = (i < nc ? i : nc); j >= 1; j--)
-					for (s = maxs; s >= i; s--)
-						if ((j - 1, s - i) in ways) ways[j, s] += ways[j - 1, s - i]
-			tot = 0
-			for (s = 0; s <= maxs; s++) if ((nc, s) in ways) tot += ways[nc, s]
-			# U = rank sum - nc(nc + 1)/2; k: the most with P(U <= k - 1) <= 2.5%.
-			cum = 0; k = 0
-			for (u = 0; u <= M; u++) {
-				s = u + nc * (nc + 1) / 2
-				if (cum + ways[nc, s] / tot > 0.025) break
-				cum += ways[nc, s] / tot; k = u + 1
-			}
-			ci_k[key] = k; ci_conf[key] = 1 - 2 * cum
+	# U has the same null distribution with the sides swapped: count the
+	# subsets of the smaller side, m of the ranks 1..N.
+	m = nb < nc ? nb : nc
+	maxs = N * (N + 1) / 2
+	if (!(key in ci_k) && N * m * maxs > 5000000) {
+		# Too many to count: P(U <= k - 1) ~ Phi((k - 1/2 - M/2) / sd),
+		# with the continuity correction; the largest k within 2.5%, and
+		# the level it gives.
+		sd = sqrt(M * (N + 1) / 12)
+		k = int(M / 2 - 1.959964 * sd + 0.5)
+		ci_k[key] = k >= 1 ? k : 0
+		ci_conf[key] = k >= 1 ? 1 - erfc_half((M / 2 - k + 0.5) / sd) : "-"
+	} else if (!(key in ci_k)) {
+		# ways[j, s]: subsets of j of the ranks 1..N that sum to s.
+		ways[0, 0] = 1
+		for (i = 1; i <= N; i++)
+			for (j = (i < m ? i : m); j >= 1; j--)
+				for (s = maxs; s >= i; s--)
+					if ((j - 1, s - i) in ways) ways[j, s] += ways[j - 1, s - i]
+		tot = 0
+		for (s = 0; s <= maxs; s++) if ((m, s) in ways) tot += ways[m, s]
+		# U = rank sum - m(m + 1)/2; k: the most with P(U <= k - 1) <= 2.5%.
+		cum = 0; k = 0
+		for (u = 0; u <= M; u++) {
+			s = u + m * (m + 1) / 2
+			if (cum + ways[m, s] / tot > 0.025) break
+			cum += ways[m, s] / tot; k = u + 1
 		}
+		ci_k[key] = k; ci_conf[key] = 1 - 2 * cum
 	}
 	k = ci_k[key]
 	if (k < 1) { shift_lo = shift_hi = shift_conf = "-"; return }

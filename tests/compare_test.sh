@@ -120,8 +120,47 @@ check "and no confidence interval" jq_holds \
 check "the shift of 50% slower, with its exact 95% interval" jq_holds \
 	'.variants[] | select(.variant == "t_test/moving") | .shift.cycles == 1030 and
 	 .shift.ci_low == 960 and .shift.ci_high == 1100 and (.shift.confidence * 252 | round) == 244' "$work/slower.cmp/comparison.json"
-check "identical sets: the interval holds 0" jq_holds \
-	'[.variants[] | .shift | .ci_low <= 0 and .ci_high >= 0] | all' "$work/same.cmp/comparison.json"
+# Against a count of every split: 5 runs against 4, the null distribution
+# of U over all C(9, 4) = 126 ways to choose the 4, by enumeration here,
+# gives k and the level; the interval is then the k-th smallest and
+# largest of the 20 differences (all distinct: 100j - i).
+for i in 1 2 3 4 5; do
+	make_run "$work/enum-base" "r$i" "moving:$i:0:0"
+done
+for j in 1 2 3 4; do
+	make_run "$work/enum-cand" "r$j" "moving:$((100 * j)):0:0"
+done
+run_compare enum 1 -b "$work/enum-base" -c "$work/enum-cand" -o "$work/enum.cmp"
+want=$(awk 'BEGIN {
+	for (mask = 0; mask < 512; mask++) {
+		n = 0; s = 0
+		for (r = 1; r <= 9; r++) if (int(mask / 2 ^ (r - 1)) % 2) { n++; s += r }
+		if (n == 4) { u[s - 10]++; tot++ }
+	}
+	for (k = 0; cum + u[k] / tot <= 0.025; k++) cum += u[k] / tot
+	# The differences 100j - i, sorted: the k-th and the (21 - k)-th.
+	for (j = 1; j <= 4; j++) for (i = 5; i >= 1; i--) d[++m] = 100 * j - i
+	printf "%d %d %.6f\n", d[k], d[21 - k], 1 - 2 * cum
+}')
+got=$(jq -r '.variants[] | select(.variant == "t_test/moving") | .shift |
+	"\(.ci_low) \(.ci_high) \(.confidence * 1000000 | round / 1000000 | tostring)"' \
+	"$work/enum.cmp/comparison.json")
+check "5 runs against 4: the interval and level that enumerating all 126 splits gives ($want; got $got)" \
+	test "$(echo "$want" | awk '{ printf "%s %s %.6f", $1, $2, $3 }')" = \
+	"$(echo "$got" | awk '{ printf "%s %s %.6f", $1, $2, $3 }')"
+# Past a few million steps of counting, the normal approximation with the
+# continuity correction: 40 runs a side, base 1..40, candidate 1000..40000;
+# k = 596 (the exact count gives 597), so the 596th smallest difference,
+# 14995, to the 596th largest, 25964, at about 95.09%.
+for i in $(seq 1 40); do
+	make_run "$work/big-base" "r$i" "moving:$i:0:0"
+	make_run "$work/big-cand" "r$i" "moving:$((1000 * i)):0:0"
+done
+run_compare big 1 -b "$work/big-base" -c "$work/big-cand" -o "$work/big.cmp"
+check "40 runs a side: the normal approximation's interval and level" jq_holds \
+	'.variants[] | select(.variant == "t_test/moving") | .shift |
+	 .ci_low == 14995 and .ci_high == 25964 and .confidence > 0.9505 and .confidence < 0.9515' \
+	"$work/big.cmp/comparison.json"
 check "and the mail table shows it" grep -q '\[960, 1100\]' "$work/slower.cmp/comparison.txt"
 run_compare mean 1 -b "$work/base" -c "$work/slower" --stat mean -o "$work/mean.cmp"
 check "--stat mean compares the runs' means" jq_holds \
