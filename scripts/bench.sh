@@ -22,8 +22,9 @@ nothing, gives the instrument's own cost per iteration.
 
 With 8 runs or more, also the resolution.  The odd runs are compared with
 the even (compare.sh: nothing changed between them), and per variant the
-resolution is the smallest shift that the A/A 95% interval excludes: its
-end farther from 0, in cycles and in percent.  For a median, never less
+resolution is the end of the A/A 95% interval farther from 0, in cycles
+and in percent: a scale for what such runs tell from noise, not a
+guarantee (a change about that size sits at the edge).  For a median, never less
 than the histogram's bucket there (1/64 of the value): the medians are
 read from it.  For a mean, never less than a cycle: results keep means
 in whole cycles.
@@ -100,8 +101,7 @@ if [ -n "$summarize" ]; then
 	repeat=$(find "$dir" -mindepth 1 -maxdepth 1 -type d -name 'rep-*' | wc -l)
 	[ "$repeat" -gt 0 ] || die_usage "$dir: no rep-<n>/ runs in it"
 	count=$(jq -r '[.argv as $a | range(0; $a | length) | select($a[.] == "--count" or $a[.] == "-c") |
-		$a[. + 1]][0] // "default"' "$(find "$dir" -name '*_test.json' | head -n 1)" 2>/dev/null)
-	[ -n "$count" ] || count=default
+		$a[. + 1]][0] // "null"' "$(find "$dir" -name '*_test.json' | head -n 1)" 2>/dev/null)
 	sum=$dir
 	if [ -n "$results_given" ]; then
 		sum=$results_root
@@ -141,8 +141,11 @@ seconds=$((SECONDS - start))
 if [ -n "$summarize" ]; then
 	mapfile -t runs < <(find "$dir" -maxdepth 2 -name run.json | sort)
 	mapfile -t tests_done < <(find "$dir" -name '*_test.json' | sort)
-	seconds=$(jq -n '[inputs | .rig.boot_seconds // [] | add // 0] | add // 0 | round' "${runs[@]}")
-	if [ "${seconds:-0}" = 0 ]; then
+	seconds=0
+	# (jq with no file would read its stdin.)
+	[ ${#runs[@]} -eq 0 ] ||
+		seconds=$(jq -n '[inputs | .rig.boot_seconds // [] | add // 0] | add // 0 | round' "${runs[@]}")
+	if [ "${seconds:-0}" = 0 ] && [ ${#tests_done[@]} -gt 0 ]; then
 		seconds=$(jq -n '[inputs | select(.started and .finished) |
 			(.finished | fromdateiso8601) - (.started | fromdateiso8601)] | add // 0' \
 			"${tests_done[@]}")
@@ -154,10 +157,12 @@ fi
 resolution='null'
 if [ "$repeat" -ge $AA_MIN_RUNS ]; then
 	odd=() even=()
-	for r in $(seq 1 "$repeat"); do
-		[ -d "$dir/rep-$r" ] || continue
-		if [ $((r % 2)) -eq 1 ]; then odd+=(-b "$dir/rep-$r"); else even+=(-c "$dir/rep-$r"); fi
-	done
+	# By the runs' numbers, whichever are there.
+	while read -r rep; do
+		r=${rep##*/rep-}
+		[[ $r =~ ^[0-9]+$ ]] || continue
+		if [ $((r % 2)) -eq 1 ]; then odd+=(-b "$rep"); else even+=(-c "$rep"); fi
+	done < <(find "$dir" -mindepth 1 -maxdepth 1 -type d -name 'rep-*' | sort -V)
 	for ms in latency-p50 iteration-p50 iteration-mean; do
 		aa=$sum/aa-$ms
 		[ -e "$aa" ] && continue
@@ -183,7 +188,8 @@ fi
 # Per variant: the spread of per-run medians.
 mapfile -t files < <(find "$dir" -path "$dir/aa-*" -prune -o -name '*_test.json' -print | sort)
 [ ${#files[@]} -gt 0 ] || { echo "bench.sh: no results in $dir" >&2; exit 1; }
-jq -s --arg id "$id" --argjson repeat "$repeat" --arg count "$count" --argjson seconds "$seconds" \
+[[ $count =~ ^[0-9]+$ ]] || count=null
+jq -s --arg id "$id" --argjson repeat "$repeat" --argjson count "$count" --argjson seconds "$seconds" \
 	--arg kernel "$kernel" --argjson resolution "$resolution" '
 	def median: sort | if length == 0 then null
 		elif length % 2 == 1 then .[length / 2 | floor]
@@ -226,7 +232,7 @@ if [ $rc -ne 0 ]; then
 fi
 
 {
-	jq -r '"Bench \(.bench_id): \(.repeat) runs of \(.count) sends, \(.host.kvm_vendor_module) (\(.host.configured_delivery)), \(.host.kernel_release)\(if .rig_kernel then " under the rig" else "" end), \(.seconds) s",
+	jq -r '"Bench \(.bench_id): \(.repeat) runs\(if .count then " of \(.count) sends" else "" end), \(.host.kvm_vendor_module) (\(.host.configured_delivery)), \(.host.kernel_release)\(if .rig_kernel then " under the rig" else "" end), \(.seconds) s",
 		"Figures are min / median / max over the runs of each run'"'"'s median, in cycles.",
 		(if .instrument_overhead_cycles then "Instrument overhead per iteration (sends nothing): \(.instrument_overhead_cycles.median) cycles" else empty end),
 		""' "$sum/$name.json"

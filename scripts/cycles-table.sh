@@ -45,10 +45,12 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	-b|--baseline|-c|--candidate) [ -n "${2:-}" ] || die "$1 needs a directory"
 		cmp_args+=("$1" "$2"); shift 2 ;;
-	--base-label) base_label=${2:-}; shift 2 ;;
-	--cand-label) cand_label=${2:-}; shift 2 ;;
+	--base-label|--cand-label) [[ ${2:-} =~ ^[A-Za-z0-9._+-]+$ ]] ||
+			die "$1 must be a plain name ([A-Za-z0-9._+-])"
+		if [ "$1" = --base-label ]; then base_label=$2; else cand_label=$2; fi
+		shift 2 ;;
 	-t|--test) [[ ${2:-} =~ ^[a-z0-9_]+$ ]] || die "--test needs a test name"; test=$2; shift 2 ;;
-	--title) title=${2:-}; shift 2 ;;
+	--title) [ -n "${2:-}" ] || die "--title needs a text"; title=$2; shift 2 ;;
 	-o|--out) [ -n "${2:-}" ] || die "$1 needs a directory"; out=$2; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
@@ -78,7 +80,8 @@ jq -n --arg test "$test" --arg title "$title" --slurpfile mean "$out/mean/compar
 		variant, runs, verdict, flags,
 		mean: {base: .base.median, cand: .cand.median, shift: .shift.cycles,
 		       ci: [.shift.ci_low, .shift.ci_high], confidence: .shift.confidence,
-		       percent: (if .base.median > 0 then 100 * .shift.cycles / .base.median else null end)},
+		       percent: (if .base.median > 0 and .shift.cycles != null
+				 then 100 * .shift.cycles / .base.median else null end)},
 		median: {base: $med[.variant].base.median, cand: $med[.variant].cand.median,
 			 shift: $med[.variant].shift.cycles,
 			 ci: [$med[.variant].shift.ci_low, $med[.variant].shift.ci_high]}}]}' >"$out/table.json" || die "could not build the table"
