@@ -231,12 +231,20 @@ static bool ping_arrived(struct ipi_vcpu *self, uint64_t k)
 	return received_from(self, self->index - 1) >= k || senders_finished(self, 0);
 }
 
-/* Every ping sent on vector @v has been answered. */
-static bool pong_arrived(struct ipi_vcpu *self, uint64_t v)
+/* Per pinger: when its wait for the current pong gives up. */
+static uint64_t pong_deadline[MAX_VCPUS];
+
+static bool pong_answered(struct ipi_vcpu *self, uint64_t v)
 {
 	const struct ipi_vcpu *ponger = &ipi_config.vcpus[self->index + 1];
 
 	return READ_ONCE(self->received[v]) >= READ_ONCE(ponger->tx[v].sent);
+}
+
+/* Every ping sent on vector @v has been answered, or the wait is over. */
+static bool pong_arrived(struct ipi_vcpu *self, uint64_t v)
+{
+	return pong_answered(self, v) || (int64_t)(rdtsc() - pong_deadline[self->index]) > 0;
 }
 
 static void finish_sending(void)
@@ -279,8 +287,16 @@ static void sender(struct ipi_vcpu *self)
 		 * and a spinning receiver, and the round trip would be no
 		 * multiple of either one-way latency.
 		 */
-		if (sc.pattern == PINGPONG)
+		if (sc.pattern == PINGPONG) {
+			/*
+			 * Bounded as every wait of the harness is: a pong that
+			 * never comes is a missed wait, and lost at the end.
+			 */
+			pong_deadline[self->index] = rdtsc() + ipi_config.wait_timeout;
 			rx_wait(pong_arrived, vector);
+			if (!pong_answered(self, vector))
+				self->missed_waits++;
+		}
 		lat_hist_record(&self->iteration, rdtsc() - t0);
 		/* A heartbeat: rx_wait() beats it too, and it must never repeat a value. */
 		WRITE_ONCE(self->progress, self->progress + 1);
