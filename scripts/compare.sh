@@ -203,7 +203,8 @@ fi
 
 # Per variant: each side's runs, a rank test between them, and over every
 # variant, the Benjamini-Hochberg step-up (false discovery rate q).
-awk -F'\t' -v threshold="$threshold" -v q="$FDR" -v min_runs="$MIN_RUNS" -v family="$work/family" '
+awk -F'\t' -v threshold="$threshold" -v q="$FDR" -v min_runs="$MIN_RUNS" -v family="$work/family" \
+	-v exact_steps="${IPI_COMPARE_EXACT_STEPS:-5000000}" '
 function median(a, n,    i, j, t, b) {
 	for (i = 1; i <= n; i++) b[i] = a[i]
 	for (i = 2; i <= n; i++) { t = b[i]; for (j = i - 1; j >= 1 && b[j] > t; j--) b[j + 1] = b[j]; b[j + 1] = t }
@@ -274,7 +275,7 @@ function shift_ci(kb, nb, kc, nc,    M, N, m, i, j, t, d, k, u, cum, key, ways, 
 	# subsets of the smaller side, m of the ranks 1..N.
 	m = nb < nc ? nb : nc
 	maxs = N * (N + 1) / 2
-	if (!(key in ci_k) && N * m * maxs > 5000000) {
+	if (!(key in ci_k) && N * m * maxs > exact_steps) {
 		# Too many to count: P(U <= k - 1) ~ Phi((k - 1/2 - M/2) / sd),
 		# with the continuity correction; the largest k within 2.5%, and
 		# the level it gives.

@@ -148,19 +148,25 @@ got=$(jq -r '.variants[] | select(.variant == "t_test/moving") | .shift |
 check "5 runs against 4: the interval and level that enumerating all 126 splits gives ($want; got $got)" \
 	test "$(echo "$want" | awk '{ printf "%s %s %.6f", $1, $2, $3 }')" = \
 	"$(echo "$got" | awk '{ printf "%s %s %.6f", $1, $2, $3 }')"
-# Past a few million steps of counting, the normal approximation with the
-# continuity correction: 40 runs a side, base 1..40, candidate 1000..40000;
-# k = 596 (the exact count gives 597), so the 596th smallest difference,
-# 14995, to the 596th largest, 25964, at about 95.09%.
-for i in $(seq 1 40); do
+# Past a few million steps of counting (IPI_COMPARE_EXACT_STEPS, made 0
+# here so that 10 runs a side take that branch), the normal approximation
+# with the continuity correction: base 1..10, candidate 100..1000; k = 24
+# (as the exact count gives), so the 24th smallest difference, 293, to
+# the 24th largest, 796, at about 95.48%.
+for i in $(seq 1 10); do
 	make_run "$work/big-base" "r$i" "moving:$i:0:0"
-	make_run "$work/big-cand" "r$i" "moving:$((1000 * i)):0:0"
+	make_run "$work/big-cand" "r$i" "moving:$((100 * i)):0:0"
 done
-run_compare big 1 -b "$work/big-base" -c "$work/big-cand" -o "$work/big.cmp"
-check "40 runs a side: the normal approximation's interval and level" jq_holds \
+IPI_COMPARE_EXACT_STEPS=0 run_compare big 1 -b "$work/big-base" -c "$work/big-cand" -o "$work/big.cmp"
+check "the normal approximation's interval and level" jq_holds \
 	'.variants[] | select(.variant == "t_test/moving") | .shift |
-	 .ci_low == 14995 and .ci_high == 25964 and .confidence > 0.9505 and .confidence < 0.9515' \
+	 .ci_low == 293 and .ci_high == 796 and .confidence > 0.954 and .confidence < 0.956' \
 	"$work/big.cmp/comparison.json"
+run_compare big-exact 1 -b "$work/big-base" -c "$work/big-cand" -o "$work/big-exact.cmp"
+check "and the exact count, the same k, at its exact level, 95.67%" jq_holds \
+	'.variants[] | select(.variant == "t_test/moving") | .shift |
+	 .ci_low == 293 and .ci_high == 796 and (.confidence * 10000 | round) == 9567' \
+	"$work/big-exact.cmp/comparison.json"
 check "and the mail table shows it" grep -q '\[960, 1100\]' "$work/slower.cmp/comparison.txt"
 run_compare mean 1 -b "$work/base" -c "$work/slower" --stat mean -o "$work/mean.cmp"
 check "--stat mean compares the runs' means" jq_holds \
