@@ -198,7 +198,9 @@ collect cand "${cand_dirs[@]}"
 awk -F'\t' '{ seen[$3] = seen[$3] "," $1 } END { for (v in seen) if (seen[v] ~ /base/ && seen[v] ~ /cand/) exit 0; exit 1 }' \
 	"$work/samples" || die "the baseline and the candidate have no variant in common"
 if [ -n "$cdf" ]; then
-	cut -f3 "$work/samples" | grep -qxF -- "$cdf" || die "--cdf $cdf: no such variant in the results"
+	# (Not cut | grep -q: under pipefail, grep's early exit fails the pipe.)
+	awk -F'\t' -v v="$cdf" '$3 == v { found = 1 } END { exit !found }' "$work/samples" ||
+		die "--cdf $cdf: no such variant in the results"
 fi
 
 # Per variant: each side's runs, a rank test between them, and over every

@@ -318,7 +318,10 @@ for r in $(seq 1 "$repeat"); do
 		elif [ "$trc" -eq 255 ] && [ "$started" -gt 0 ] && [ -s "$work/incomplete" ]; then
 			status=timeout
 			# Judged only by what it had reported: a failing variant is a failure.
-			if sed -n "/^@@KVMIPI START $t@@\$/,\$p" "$dir/serial.log" | grep -q '^not ok '; then
+			# (One awk, not sed | grep -q: under pipefail, grep's early
+			# exit can fail the pipe.)
+			if awk -v t="$t" '$0 == "@@KVMIPI START " t "@@" { on = 1 }
+				on && /^not ok / { found = 1 } END { exit !found }' "$dir/serial.log"; then
 				fail=$((fail + 1)); echo "not ok $n $t ($label, $emulator$what) # cut short, after failing variants"
 			else
 				unjudged=$((unjudged + 1)); echo "not ok $n $t ($label, $emulator$what) # cut short, nothing failed before"
