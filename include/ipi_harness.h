@@ -181,7 +181,12 @@ struct ipi_vcpu {
 
 	/* Written only by this vCPU. */
 	uint64_t received[IPI_NR_VECTORS];
-	/* Per vector: the send sequence last delivered, and deliveries of one already delivered. */
+	/*
+	 * Per vector: the send sequence last delivered, and deliveries of one
+	 * already delivered.  Flow control waits on delivered_seq, never on
+	 * received[]: a count that a bug (or the double_count control)
+	 * inflates would let a send into a vector still pending in the IRR.
+	 */
 	uint64_t delivered_seq[IPI_NR_VECTORS];
 	uint32_t received_again[IPI_NR_VECTORS];
 	uint64_t delayed;		/* late, or slower than the threshold */
@@ -309,6 +314,7 @@ bool ipi_guest_wait(uint8_t vector, uint64_t expected);
 void ipi_guest_expect_delivered(uint8_t vector, uint64_t expected);
 void ipi_guest_apic_write(unsigned int reg, uint32_t val);
 bool ipi_guest_wait_for(struct ipi_vcpu *dest, uint8_t vector, uint64_t expected);
+bool ipi_guest_wait_delivered(struct ipi_vcpu *dest, uint8_t vector);
 void ipi_guest_drain(void);
 void ipi_guest_handler(struct ex_regs *regs);
 bool ipi_guest_should_stop(void);

@@ -593,7 +593,7 @@ void ipi_guest_handler(struct ex_regs *regs)
 		 */
 		if (seq == self->delivered_seq[vector])
 			self->received_again[vector]++;
-		self->delivered_seq[vector] = seq;
+		WRITE_ONCE(self->delivered_seq[vector], seq);
 		classify_delivery(self, vector, now);
 	}
 	WRITE_ONCE(self->received[vector], n);
@@ -786,12 +786,24 @@ void ipi_guest_send(ipi_send_fn send, uint32_t dest_index, uint8_t vector)
 	ipi_guest_stamp_end(dest_index, vector, seq);
 }
 
+static bool received_count(const struct ipi_vcpu *dest, uint8_t vector, uint64_t expected)
+{
+	return READ_ONCE(dest->received[vector]) >= expected;
+}
+
+static bool latest_delivered(const struct ipi_vcpu *dest, uint8_t vector,
+			     uint64_t unused __maybe_unused)
+{
+	return READ_ONCE(dest->delivered_seq[vector]) == READ_ONCE(dest->tx[vector].sent);
+}
+
 /*
- * Wait with IF=1 until @dest has received @vector @expected times, for at
- * most ipi_config.wait_timeout cycles.  A wait that gives up is counted, and
+ * Wait with IF=1 until @done holds for @dest and @vector, for at most
+ * ipi_config.wait_timeout cycles.  A wait that gives up is counted, and
  * the interrupt, if it never comes, shows up as lost.
  */
-bool ipi_guest_wait_for(struct ipi_vcpu *dest, uint8_t vector, uint64_t expected)
+static bool wait_until(bool (*done)(const struct ipi_vcpu *, uint8_t, uint64_t),
+		       struct ipi_vcpu *dest, uint8_t vector, uint64_t arg)
 {
 	struct ipi_vcpu *self = this_ipi_vcpu();
 	uint64_t deadline = rdtsc() + ipi_config.wait_timeout;
@@ -799,7 +811,7 @@ bool ipi_guest_wait_for(struct ipi_vcpu *dest, uint8_t vector, uint64_t expected
 	bool ok = true;
 
 	ipi_irq_enable();
-	while (READ_ONCE(dest->received[vector]) < expected) {
+	while (!done(dest, vector, arg)) {
 		if (ipi_guest_should_stop() || rdtsc() > deadline) {
 			self->missed_waits++;
 			ok = false;
@@ -810,6 +822,23 @@ bool ipi_guest_wait_for(struct ipi_vcpu *dest, uint8_t vector, uint64_t expected
 	if (!was_enabled)
 		ipi_irq_disable();
 	return ok;
+}
+
+/* Until @dest has received @vector @expected times. */
+bool ipi_guest_wait_for(struct ipi_vcpu *dest, uint8_t vector, uint64_t expected)
+{
+	return wait_until(received_count, dest, vector, expected);
+}
+
+/*
+ * Until the latest send of @vector to @dest has been delivered: only then
+ * may the vector be sent again without merging into a pending IRR bit.
+ * The sequence, not the count, so that a duplicate counted earlier cannot
+ * open the gate early.
+ */
+bool ipi_guest_wait_delivered(struct ipi_vcpu *dest, uint8_t vector)
+{
+	return wait_until(latest_delivered, dest, vector, 0);
 }
 
 bool ipi_guest_wait(uint8_t vector, uint64_t expected)

@@ -234,7 +234,8 @@ bool ipi_host_vector_free(struct ipi_vm *ivm, unsigned int dest_index, uint8_t v
 {
 	const struct ipi_vcpu *rec = ivm->rec[dest_index];
 
-	return READ_ONCE(rec->received[vector]) >= READ_ONCE(rec->tx[vector].sent);
+	/* The sequence, not the count: see ipi_vcpu.delivered_seq. */
+	return READ_ONCE(rec->delivered_seq[vector]) == READ_ONCE(rec->tx[vector].sent);
 }
 
 /* Fixed, edge-triggered MSI to the vCPU's APIC ID, which KVM makes its index. */

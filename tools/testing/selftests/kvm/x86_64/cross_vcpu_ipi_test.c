@@ -162,7 +162,7 @@ static bool send_counted(uint32_t mask, uint8_t vector)
 	for (m = mask; m; m &= m - 1) {
 		struct ipi_vcpu *d = &ipi_config.vcpus[__builtin_ctz(m)];
 
-		if (!ipi_guest_wait_for(d, vector, READ_ONCE(d->tx[vector].sent)))
+		if (!ipi_guest_wait_delivered(d, vector))
 			return false;
 	}
 	for (m = mask; m; m &= m - 1)

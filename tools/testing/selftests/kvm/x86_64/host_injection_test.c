@@ -125,7 +125,7 @@ static void send_guest_ipis(struct ipi_vcpu *self)
 	uint64_t seq;
 
 	while (!ipi_guest_host_done()) {
-		if (!ipi_guest_wait_for(target, vector, READ_ONCE(target->tx[vector].sent)))
+		if (!ipi_guest_wait_delivered(target, vector))
 			continue;
 		seq = ipi_guest_stamp(0, vector);
 		ipi_guest_write_icr(0, APIC_DM_FIXED | APIC_INT_ASSERT | APIC_DEST_PHYSICAL |
