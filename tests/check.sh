@@ -53,8 +53,9 @@ ktap_results() {
 	fi
 }
 
+# Each section says when it began, so that the slow ones are plain to see.
 section() {
-	echo "# --- $*"
+	echo "# --- $* (at ${SECONDS}s)"
 }
 
 echo "TAP version 13"
