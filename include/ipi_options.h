@@ -16,6 +16,7 @@ struct ipi_options {
 	uint64_t count;			/* sends per sending vCPU */
 	uint64_t duration_s;		/* if set, send for this long instead */
 	unsigned int vcpus;
+	bool vcpus_given;		/* -n was given: no variant may choose its own */
 	bool pin;			/* pin vCPU i's thread to host CPU i mod online CPUs */
 	uint64_t migrate_us;		/* move a random vCPU thread this often, if set */
 	bool check_icr;			/* read the ICR back after every send */

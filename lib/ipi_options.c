@@ -189,6 +189,7 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 					   "--vcpus: '%s' is not a number from %u to %u for this test",
 				    optarg, min_vcpus, max_vcpus);
 			o->vcpus = n;
+			o->vcpus_given = true;
 			break;
 		case OPT_PIN:
 			o->pin = true;
