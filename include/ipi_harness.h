@@ -163,10 +163,14 @@ struct ipi_strand {
 
 #define IPI_MAX_STRANDS		8
 
-/* An interrupt taken with IF=0 or in an STI shadow: where it interrupted. */
+/*
+ * An interrupt taken with IF=0, in an STI shadow, or with a vector whose
+ * priority class the TPR masked: where it interrupted.
+ */
 struct ipi_masked {
 	uint64_t vector;
 	uint64_t in_shadow;
+	uint64_t tpr;			/* the TPR in force, as the guest wrote it */
 	uint64_t rip;
 	uint64_t rflags;
 	uint64_t tsc;
@@ -224,8 +228,14 @@ struct ipi_vcpu {
 	struct ipi_crossing crossings[IPI_MAX_CROSSINGS];
 	uint64_t stranded;
 	struct ipi_strand strands[IPI_MAX_STRANDS];
-	/* Interrupts taken with IF=0 or inside an STI shadow, and where. */
+	/* Interrupts taken with IF=0, inside an STI shadow or under the TPR, and where. */
 	uint64_t taken_masked;
+	/*
+	 * The TPR the guest set (ipi_guest_apic_write()), for the handler to
+	 * judge against: the lower of the old and new value while a write is
+	 * under way, so that no legitimate delivery is ever judged masked.
+	 */
+	uint32_t tpr;
 	uint64_t shadow_deliveries;	/* ... of them, the test's, in a shadow */
 	struct ipi_masked masked[IPI_MAX_MASKED];
 	uint64_t fault_released;	/* held control: deliveries it let in after an exit */

@@ -288,6 +288,7 @@ void ipi_classify_write_json(const struct ipi_vm *ivm, const struct ipi_classes 
 			json_u64(w, "vcpu", i);
 			json_u64(w, "vector", rec->masked[k].vector);
 			json_bool(w, "in_sti_shadow", rec->masked[k].in_shadow);
+			json_u64(w, "tpr", rec->masked[k].tpr);
 			json_u64(w, "rip", rec->masked[k].rip);
 			json_u64(w, "rflags", rec->masked[k].rflags);
 			json_u64(w, "tsc", rec->masked[k].tsc);
@@ -312,10 +313,11 @@ void ipi_classify_print(const struct ipi_vm *ivm, const struct ipi_classes *c)
 				       i, (unsigned long long)ivm->rec[i]->strands[k].hlt_tsc,
 				       (unsigned long long)ivm->rec[i]->strands[k].wake_sent_tsc);
 		for (k = 0; k < ivm->rec[i]->taken_masked && k < IPI_MAX_MASKED; k++)
-			ksft_print_msg("masked: vCPU %u took vector 0x%llx at rip 0x%llx, rflags 0x%llx%s\n",
+			ksft_print_msg("masked: vCPU %u took vector 0x%llx at rip 0x%llx, rflags 0x%llx, TPR 0x%llx%s\n",
 				       i, (unsigned long long)ivm->rec[i]->masked[k].vector,
 				       (unsigned long long)ivm->rec[i]->masked[k].rip,
 				       (unsigned long long)ivm->rec[i]->masked[k].rflags,
+				       (unsigned long long)ivm->rec[i]->masked[k].tpr,
 				       ivm->rec[i]->masked[k].in_shadow ? ", inside an STI shadow" : "");
 	}
 	if (c->clock_unstable)

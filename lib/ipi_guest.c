@@ -37,7 +37,16 @@ static uint32_t apic_read(struct ipi_vcpu *self, unsigned int reg)
 
 void ipi_guest_apic_write(unsigned int reg, uint32_t val)
 {
-	apic_write(this_ipi_vcpu(), reg, val);
+	struct ipi_vcpu *self = this_ipi_vcpu();
+
+	if (reg != APIC_TASKPRI) {
+		apic_write(self, reg, val);
+		return;
+	}
+	if (val < self->tpr)
+		WRITE_ONCE(self->tpr, val);
+	apic_write(self, reg, val);
+	WRITE_ONCE(self->tpr, val);
 }
 
 static bool fault_due(uint64_t n)
@@ -449,18 +458,20 @@ static void add_crossing(struct ipi_vcpu *self, uint8_t kind, uint8_t vector,
 extern const char ipi_guest_hlt_insn[], ipi_guest_nop_insn[];
 
 /*
- * The CPU may take a maskable interrupt only with RFLAGS.IF set, and not
- * in the shadow of an STI: at the instruction after it.  The handler sees
- * where it interrupted: with IF clear there, or at the instruction after
- * one of the library's STIs (never reached yet, so the shadow was broken),
- * the interrupt was taken where it must not be.  A vCPU that takes its
- * interrupt before a hlt sleeps on nothing: ipi_guest_halt() counts that
- * halt stranded.
+ * The CPU may take a maskable interrupt only with RFLAGS.IF set, not in
+ * the shadow of an STI (at the instruction after it), and only if its
+ * priority class is above the TPR's (SDM 11.8.3.1).  The handler sees
+ * where it interrupted: with IF clear there, at the instruction after one
+ * of the library's STIs (never reached yet, so the shadow was broken), or
+ * under a TPR that masks its class, the interrupt was taken where it must
+ * not be.  A vCPU that takes its interrupt before a hlt sleeps on nothing:
+ * ipi_guest_halt() counts that halt stranded.
  */
 static void check_interruptible(struct ipi_vcpu *self, const struct ex_regs *regs,
 				uint8_t vector, uint64_t now, bool counted)
 {
-	bool masked = !(regs->rflags & X86_EFLAGS_IF);
+	uint32_t tpr = READ_ONCE(self->tpr);
+	bool masked = !(regs->rflags & X86_EFLAGS_IF) || (vector & 0xf0) <= (tpr & 0xf0);
 	bool shadow = regs->rip == (uint64_t)ipi_guest_hlt_insn ||
 		      regs->rip == (uint64_t)ipi_guest_nop_insn;
 
@@ -473,6 +484,7 @@ static void check_interruptible(struct ipi_vcpu *self, const struct ex_regs *reg
 
 		m->vector = vector;
 		m->in_shadow = shadow;
+		m->tpr = tpr;
 		m->rip = regs->rip;
 		m->rflags = regs->rflags;
 		m->tsc = now;
