@@ -59,3 +59,17 @@ summary() {
 	echo "$passed passed, $failed failed, $((skipped + xfailed)) skipped"
 	[ "$failed" -eq 0 ]
 }
+
+# patched_images PATCH...: build stock and one kernel per patch (files or
+# directories, scripts/rig/patched-kernels.sh) into the caller's
+# associative array "image", kernel name to bzImage.  Fails if the build
+# did, or left stock out.
+patched_images() {
+	local name path
+
+	while read -r name path; do
+		# shellcheck disable=SC2004 # the caller's associative array
+		image[$name]=$path
+	done < <("$SRC/scripts/rig/patched-kernels.sh" "$@")
+	[ -n "${image[stock]:-}" ]
+}

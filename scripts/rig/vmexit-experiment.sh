@@ -135,10 +135,8 @@ mkdir -p "$out" || die "cannot create $out"
 start=$SECONDS
 
 declare -A image
-while read -r name path; do
-	image[$name]=$path
-done < <("$SRC/scripts/rig/patched-kernels.sh" "$SRC/scripts/rig/req-event")
-if [ -z "${image[stock]:-}" ] || [ -z "${image[req-event-on-posted-interrupt]:-}" ]; then
+if ! patched_images "$SRC/scripts/rig/req-event" ||
+   [ -z "${image[req-event-on-posted-interrupt]:-}" ]; then
 	die "building the kernels failed"
 fi
 "$SRC/scripts/rig/vmexit-overlay.sh" "$vmexit" "$out/.overlay" || die "could not make the overlay"
