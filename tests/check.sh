@@ -23,13 +23,27 @@ logs=$build/check
 rm -rf "$logs"
 mkdir -p "$logs"
 
-# A KTAP-emitting program: each of its top-level results becomes one of ours.
-ktap_results() {
-	local name=$1 log=$logs/${1//\//_}.log rc line n=0 bad=0
+# A KTAP-emitting program, started in the background (its output and exit
+# status into $logs), and judged later: each of its top-level results
+# becomes one of ours.  The emulated boots leave the second CPU idle, so a
+# long stand-in test runs beside them.
+declare -A ktap_pid
+ktap_start() {
+	local name=$1 log=$logs/${1//\//_}.log
 
 	shift
-	"$@" >"$log" 2>&1
-	rc=$?
+	{
+		"$@" >"$log" 2>&1
+		echo $? >"$log.rc"
+	} &
+	ktap_pid[$name]=$!
+}
+
+ktap_judge() {
+	local name=$1 log=$logs/${1//\//_}.log rc line n=0 bad=0
+
+	wait "${ktap_pid[$name]}"
+	rc=$(cat "$log.rc" 2>/dev/null || echo 255)
 	while IFS= read -r line; do
 		if [[ $line =~ ^ok\ [0-9]+\ (.*)#\ SKIP\ ?(.*)$ ]]; then
 			skip "$name: ${BASH_REMATCH[1]}${BASH_REMATCH[2]}"
@@ -45,12 +59,18 @@ ktap_results() {
 		fi
 		n=$((n + 1))
 	done <"$log"
-	if [ $n -eq 0 ] || { [ $bad -eq 0 ] && [ $rc -ne 0 ] && [ $rc -ne 4 ]; }; then
+	if [ $n -eq 0 ] || { [ $bad -eq 0 ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 4 ]; }; then
 		not_ok "$name: exit $rc, $n results"
 		show_log "$log"
 	elif [ $bad -ne 0 ]; then
 		show_log "$log"
 	fi
+}
+
+# ... or run and judged at once.
+ktap_results() {
+	ktap_start "$@"
+	ktap_judge "$1"
 }
 
 # Each section says when it began, so that the slow ones are plain to see.
@@ -97,52 +117,27 @@ fi
 section "run_tests.sh"
 ktap_results run_tests_test "$SRC/tests/run_tests_test.sh" "$build/tests"
 
-section "published comparisons regenerate from their raw results"
-same_tables() {
-	local f
-
-	for f in comparison.json comparison.txt comparison.md; do
-		cmp -s "$1/$f" "$2/$f" || return 1
-	done
-}
-for cmp in "$SRC"/results/published/*/*/comparison.json; do
-	cmp=$(dirname "$cmp")
-	name=$(basename "$(dirname "$cmp")")/$(basename "$cmp")
-	regen=$build/check-results/regen-${name//\//-}
-	rm -rf "$regen"
-	# The recorded command (its last word is -o DIR), into a scratch
-	# directory; the tables are compared, so no plots.
-	cmd=$(grep -m 1 '^    scripts/compare.sh ' "$cmp/README.md")
-	log=$logs/regen-${name//\//-}.log
-	(cd "$SRC" && eval "${cmd% -o *} --no-plots -o $regen") >"$log" 2>&1
-	rc=$?
-	if same_tables "$cmp" "$regen"; then
-		ok "$name: the recorded command regenerates the same tables"
-	else
-		not_ok "$name: the recorded command regenerates the same tables (compare.sh exit $rc)"
-		show_log "$log" 5
-	fi
-done
-
-# The cycle-count tables (scripts/cycles-table.sh) and the resolutions
-# (scripts/bench.sh --summarize), the same way.
-# regen_published MARKER SCHEMA SCRIPT FILE...: each directory with a
-# MARKER of that schema must have a README.md recording "    SCRIPT ...
-# -o DIR", and the command must regenerate FILEs.
+section "published tables regenerate from their raw results"
+# regen_published MARKER SCHEMA SCRIPT EXTRA FILE...: each directory with a
+# MARKER of that schema (a published set, or a directory in one) must have a README.md recording "    SCRIPT ...
+# -o DIR", and the command, with EXTRA arguments, must regenerate FILEs:
+# compare.sh's comparisons (without plots: only the tables are compared),
+# the cycle-count tables (scripts/cycles-table.sh), the resolutions
+# (scripts/bench.sh --summarize), vmexit.flat's tables and the bug zoo's.
 regen_published() {
-	local marker=$1 schema=$2 script=$3 dir name regen cmd log rc f same
+	local marker=$1 schema=$2 script=$3 extra=$4 dir name regen cmd log rc f same
 
-	shift 3
-	for dir in "$SRC"/results/published/*/*/"$marker"; do
+	shift 4
+	for dir in "$SRC"/results/published/*/"$marker" "$SRC"/results/published/*/*/"$marker"; do
 		[ -e "$dir" ] || continue
 		jq -e --arg s "$schema" '.schema == $s' "$dir" >/dev/null 2>&1 || continue
 		dir=$(dirname "$dir")
-		name=$(basename "$(dirname "$dir")")/$(basename "$dir")
+		name=${dir#"$SRC"/results/published/}
 		regen=$build/check-results/regen-${name//\//-}
 		rm -rf "$regen"
 		cmd=$(grep -m 1 "^    $script " "$dir/README.md")
 		log=$logs/regen-${name//\//-}.log
-		(cd "$SRC" && eval "${cmd% -o *} -o $regen") >"$log" 2>&1
+		(cd "$SRC" && eval "${cmd% -o *} $extra -o $regen") >"$log" 2>&1
 		rc=$?
 		same=${cmd:+1}
 		for f in "$@"; do
@@ -156,22 +151,31 @@ regen_published() {
 		fi
 	done
 }
-regen_published table.json kvm-ipi-selftests/cycles-table scripts/cycles-table.sh \
+regen_published comparison.json kvm-ipi-selftests/compare scripts/compare.sh --no-plots \
+	comparison.json comparison.txt comparison.md
+regen_published table.json kvm-ipi-selftests/cycles-table scripts/cycles-table.sh '' \
 	table.md table.txt table.json
-regen_published summary.json kvm-ipi-selftests/bench "scripts/bench.sh --summarize" \
+regen_published summary.json kvm-ipi-selftests/bench "scripts/bench.sh --summarize" '' \
 	summary.txt summary.json
-regen_published table.json kvm-ipi-selftests/vmexit-table "scripts/rig/vmexit-experiment.sh --table" \
+regen_published table.json kvm-ipi-selftests/vmexit-table "scripts/rig/vmexit-experiment.sh --table" '' \
 	table.md table.txt table.json
+regen_published zoo.json kvm-ipi-selftests/zoo "scripts/rig/zoo.sh --table" '' \
+	zoo.md zoo.txt zoo.json
 
 section "figures in prose and quoted tables, from the committed result sets"
 ktap_results figures_test "$SRC/tests/figures_test.sh"
 
-section "compare.sh and bisect.sh, on stand-in results"
-ktap_results compare_test "$SRC/tests/compare_test.sh"
+section "bisect.sh and zoo.sh's scoring, on stand-in results"
 ktap_results bisect_test "$SRC/tests/bisect_test.sh"
+ktap_results zoo_test "$SRC/tests/zoo_test.sh"
 
 section "kernel rig: serial-log parser, arguments, Debian 6.12 and 6.1 under QEMU, 6.12 under Bochs"
+# (compare.sh's tests, a few minutes of jq and awk, beside the boots.)
+ktap_start compare_test "$SRC/tests/compare_test.sh"
 ktap_results rig_test "$SRC/tests/rig_test.sh" --boot "$build/static/tests"
+
+section "compare.sh, on stand-in results (run beside the rig's boots)"
+ktap_judge compare_test
 
 section "the suite inside a kernel tree's own kselftest flow (fresh linux-source-6.12)"
 ktap_results kselftest_test "$SRC/tests/kselftest_test.sh" "$build/kselftest"
