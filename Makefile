@@ -22,6 +22,10 @@
 #   make rig-matrix      the suite inside Debian 6.1 and 6.12 under QEMU and
 #                        Bochs (APICv on and off), with comparisons; RIG_ARGS
 #                        for scripts/rig/matrix.sh (about 40 minutes)
+#   make zoo             historic kinds of KVM interrupt-delivery bug put back
+#                        into 6.12 (scripts/rig/bugs/), each booted in the rig
+#                        with the default suite: caught, missed or false
+#                        positive; ZOO_ARGS for scripts/rig/zoo.sh
 #   make KSRC=/path      build against that kernel tree (default: Debian's
 #                        linux-source-6.12, installed and extracted on demand)
 #   make O=/path V=1     out-of-tree build, full command lines
@@ -102,11 +106,14 @@ kselftest-check: ksrc
 rig-matrix: static
 	@$(SRC)/scripts/rig/matrix.sh -b $(BUILD)/static/tests $(RIG_ARGS)
 
+zoo: static
+	@$(SRC)/scripts/rig/zoo.sh -b $(BUILD)/static/tests $(ZOO_ARGS)
+
 clean:
 	rm -rf $(BUILD)/lib $(BUILD)/tests $(BUILD)/unit $(BUILD)/san $(BUILD)/libkvm $(BUILD)/static
 
 distclean:
 	rm -rf $(BUILD)
 
-.PHONY: all sanitize static ksrc run bench crosscheck check rig-matrix kselftest-install \
+.PHONY: all sanitize static ksrc run bench crosscheck check rig-matrix zoo kselftest-install \
 	kselftest-uninstall kselftest-patch kselftest-check clean distclean
