@@ -117,51 +117,6 @@ fi
 section "run_tests.sh"
 ktap_results run_tests_test "$SRC/tests/run_tests_test.sh" "$build/tests"
 
-section "published tables regenerate from their raw results"
-# regen_published MARKER SCHEMA SCRIPT EXTRA FILE...: each directory with a
-# MARKER of that schema (a published set, or a directory in one) must have a README.md recording "    SCRIPT ...
-# -o DIR", and the command, with EXTRA arguments, must regenerate FILEs:
-# compare.sh's comparisons (without plots: only the tables are compared),
-# the cycle-count tables (scripts/cycles-table.sh), the resolutions
-# (scripts/bench.sh --summarize), vmexit.flat's tables and the bug zoo's.
-regen_published() {
-	local marker=$1 schema=$2 script=$3 extra=$4 dir name regen cmd log rc f same
-
-	shift 4
-	for dir in "$SRC"/results/published/*/"$marker" "$SRC"/results/published/*/*/"$marker"; do
-		[ -e "$dir" ] || continue
-		jq -e --arg s "$schema" '.schema == $s' "$dir" >/dev/null 2>&1 || continue
-		dir=$(dirname "$dir")
-		name=${dir#"$SRC"/results/published/}
-		regen=$build/check-results/regen-${name//\//-}
-		rm -rf "$regen"
-		cmd=$(grep -m 1 "^    $script " "$dir/README.md")
-		log=$logs/regen-${name//\//-}.log
-		(cd "$SRC" && eval "${cmd% -o *} $extra -o $regen") >"$log" 2>&1
-		rc=$?
-		same=${cmd:+1}
-		for f in "$@"; do
-			cmp -s "$dir/$f" "$regen/$f" || same=
-		done
-		if [ -n "$same" ]; then
-			ok "$name: the recorded command regenerates the same $*"
-		else
-			not_ok "$name: the recorded command regenerates the same $* (exit $rc)"
-			show_log "$log" 5
-		fi
-	done
-}
-regen_published comparison.json kvm-ipi-selftests/compare scripts/compare.sh --no-plots \
-	comparison.json comparison.txt comparison.md
-regen_published table.json kvm-ipi-selftests/cycles-table scripts/cycles-table.sh '' \
-	table.md table.txt table.json
-regen_published summary.json kvm-ipi-selftests/bench "scripts/bench.sh --summarize" '' \
-	summary.txt summary.json
-regen_published table.json kvm-ipi-selftests/vmexit-table "scripts/rig/vmexit-experiment.sh --table" '' \
-	table.md table.txt table.json
-regen_published zoo.json kvm-ipi-selftests/zoo "scripts/rig/zoo.sh --table" '' \
-	zoo.md zoo.txt zoo.json
-
 section "figures in prose and quoted tables, from the committed result sets"
 ktap_results figures_test "$SRC/tests/figures_test.sh"
 
@@ -170,12 +125,21 @@ ktap_results bisect_test "$SRC/tests/bisect_test.sh"
 ktap_results zoo_test "$SRC/tests/zoo_test.sh"
 
 section "kernel rig: serial-log parser, arguments, Debian 6.12 and 6.1 under QEMU, 6.12 under Bochs"
-# (compare.sh's tests, a few minutes of jq and awk, beside the boots.)
-ktap_start compare_test "$SRC/tests/compare_test.sh"
+# Minutes of jq and awk, beside the boots: the published tables, then
+# compare.sh's own tests, one after the other.
+regen_then_compare() {
+	local rc
+
+	"$SRC/tests/regen_test.sh" "$build/check-results/regen"
+	rc=$?
+	"$SRC/tests/compare_test.sh" || rc=$?
+	return "$rc"
+}
+ktap_start regen_and_compare regen_then_compare
 ktap_results rig_test "$SRC/tests/rig_test.sh" --boot "$build/static/tests"
 
-section "compare.sh, on stand-in results (run beside the rig's boots)"
-ktap_judge compare_test
+section "published tables regenerate from their raw results, and compare.sh on stand-in results (beside the rig's boots)"
+ktap_judge regen_and_compare
 
 section "the suite inside a kernel tree's own kselftest flow (fresh linux-source-6.12)"
 ktap_results kselftest_test "$SRC/tests/kselftest_test.sh" "$build/kselftest"
@@ -411,6 +375,36 @@ wait
 for c in "${controls[@]}"; do
 	judge_control "$c"
 done
+
+section "the bug zoo's scoring, on two of its bugs under QEMU"
+# Stock 6.12 and two bugs of scripts/rig/bugs/, built in the machine's rig
+# cache (a full kernel build the first time, then nothing to do), one boot
+# each, two tests at -c 10 and no verdict argument.  The zoo must call
+# both bugs caught by the verdict, each with the class it stands for
+# (a broadcast delivered to its sender: spurious; an interrupt injected
+# past the TPR: masked), and stock clean.
+zoo=$results/zoo
+rm -rf "$zoo"
+"$SRC/scripts/rig/zoo.sh" --build "$("$SRC/scripts/rig/cache-dir.sh")/zoo" -e qemu --qemu-boots 1 \
+	--bug allbut-includes-self --bug ppr-ignores-tpr -t self_ipi_test -t cross_vcpu_ipi_test \
+	-b "$build/static/tests" -o "$zoo" -- -c 10 >"$logs/zoo.log" 2>&1
+rc=$?
+sed 's/^/# /' "$logs/zoo.log" | grep -E 'caught|missed|false positive'
+zoo_row() {
+	jq_holds "$2" "$zoo/zoo.json" 2>/dev/null && jq_holds ".kernels[] | select(.kernel == \"$1\") | .score == \"$3\"" "$zoo/zoo.json"
+}
+if [ ! -s "$zoo/zoo.json" ]; then
+	not_ok "zoo: no score (exit $rc)"
+	show_log "$logs/zoo.log"
+else
+	check "zoo: exit $rc, every bug caught and nothing a false positive" test "$rc" -eq 0
+	check "zoo: allbut-includes-self caught by the verdict, spurious" \
+		zoo_row allbut-includes-self '.rows[] | select(.kernel == "allbut-includes-self") | .flagged_by_verdict and .counts.spurious > 0' caught
+	check "zoo: ppr-ignores-tpr caught by the verdict, masked" \
+		zoo_row ppr-ignores-tpr '.rows[] | select(.kernel == "ppr-ignores-tpr") | .flagged_by_verdict and .counts.masked > 0' caught
+	check "zoo: stock passed its boot" \
+		zoo_row stock '.rows[] | select(.kernel == "stock") | .failed_boots == 0 and .boots == 1' clean
+fi
 
 section "usage errors, refused before anything runs"
 "$build/tests/host_injection_test" --injectors 2 -v 'ioapic_*' >"$logs/ioapic.log" 2>&1
