@@ -28,6 +28,9 @@ Usage: zoo.sh [options] [-- test arguments...]
   --bochs-boots N     boots per kernel under Bochs, APICv on or off (default 2)
   -t, --test NAME     only this test inside each boot (repeatable; default:
                       all three, the default suite)
+      --timeout S     each boot, in seconds (kernels.sh --timeout; default
+                      its own: 600 under QEMU, 1800 under Bochs).  A boot cut
+                      short keeps what finished, and fails if anything did
   -j, --jobs N        boots at once (default: the CPUs); each is one emulator
                       process
   -b, --bin-dir DIR   the static tests (default: kernels.sh's)
@@ -168,6 +171,7 @@ qemu_boots=3
 bochs_boots=2
 jobs=$(nproc)
 bin=()
+timeout=()
 kbuild=()
 tests=()
 out=
@@ -185,6 +189,8 @@ while [ $# -gt 0 ]; do
 	-t|--test) [[ ${2:-} =~ ^(self_ipi|cross_vcpu_ipi|host_injection)_test$ ]] ||
 		die "--test is self_ipi_test, cross_vcpu_ipi_test or host_injection_test"
 		tests+=(-t "$2"); shift 2 ;;
+	--timeout) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--timeout is a number of seconds"
+		timeout=(--timeout "$2"); shift 2 ;;
 	-j|--jobs) [[ ${2:-} =~ ^[1-9][0-9]?$ ]] || die "--jobs is 1 to 99"; jobs=$2; shift 2 ;;
 	-b|--bin-dir) [ -d "${2:-}" ] || die "--bin-dir '${2:-}' is not a directory"; bin=(-b "$2"); shift 2 ;;
 	-o|--out) [ -n "${2:-}" ] || die "$1 needs a directory"; out=$2; shift 2 ;;
@@ -246,7 +252,7 @@ boot() {
 	local rig=$1 k=$2 i=$3 dir=$out/raw/$1/$2 t0=$SECONDS rc why
 
 	mkdir -p "$dir"
-	"$SRC/scripts/kernels.sh" -k "${image[$k]}" --label "$k" -e "$rig" "${bin[@]}" "${tests[@]}" \
+	"$SRC/scripts/kernels.sh" -k "${image[$k]}" --label "$k" -e "$rig" "${bin[@]}" "${tests[@]}" "${timeout[@]}" \
 		-o "$dir" --run-id "boot-$i" -- "${args[@]}" >"$dir/boot-$i.log" 2>&1
 	rc=$?
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
