@@ -4,7 +4,8 @@
 # zoo.sh's scoring, on stand-in boots whose answers are known: a bug
 # caught in two boots of two, one caught in one boot of three (missed),
 # one whose boot failed with a reason (caught, and the reason shown),
-# one only compare.sh flagged, and stock or an equivalent that failed a
+# one cut short (caught, with what its KTAP failed), one only compare.sh
+# flagged, and stock or an equivalent that failed a
 # boot (false positives).  Then its bad input.
 set -uo pipefail
 
@@ -45,6 +46,12 @@ boot "$set_a" qemu bug-c 2 2
 boot "$set_a" qemu bug-d 1 0 "x_spin:pass:lost=0"
 boot "$set_a" qemu bug-d 2 0 "x_spin:pass:lost=0"
 echo 1 >"$set_a/raw/qemu/bug-d.compare"
+# Cut short in a test that therefore left no result: its failing
+# variants come from the boot's KTAP, and the reason is shown.
+boot "$set_a" qemu bug-e 1 1
+rm "$set_a/raw/qemu/bug-e/boot-1/cross_vcpu_ipi_test.json"
+printf 'zoo: why: qemu timed out after 600 s, in cross_vcpu_ipi_test; keeping what finished\nzoo: failed: x_halt\n' \
+	>"$set_a/raw/qemu/bug-e/boot-1.log"
 "$zoo" --table "$set_a" >"$work/a.out" 2>&1
 rc=$?
 check "--table scores a zoo (exit $rc)" test "$rc" -eq 0 -a -s "$set_a/zoo.json" -a -s "$set_a/zoo.md" -a -s "$set_a/zoo.txt"
@@ -57,14 +64,16 @@ check "one failed boot of three: missed, with the boot counted" \
 check "... and scored missed" test "$(score "$set_a" bug-b)" = missed
 check "failed boots are caught, and the table gives the reason" \
 	grep -q 'bug-c .*boot failed: boot 1: kernel panic - not syncing' "$set_a/zoo.txt"
+check "cut short: caught, with the variants its KTAP failed and the reason" \
+	grep -q 'bug-e .*cut short: qemu timed out after 600 s.* x_halt ' "$set_a/zoo.txt"
 check "only compare.sh flagged it: caught, by compare.sh" \
 	jq_holds '.rows[] | select(.kernel == "bug-d") | .flagged_by_compare and (.flagged_by_verdict | not)' "$set_a/zoo.json"
 check "stock that passed every boot: clean" test "$(score "$set_a" stock)" = clean
 check "the classes of the failing variants are summed over boots" \
 	jq_holds '.rows[] | select(.kernel == "bug-a") | .counts.spurious == 12 and (.counts | has("lost") | not)' "$set_a/zoo.json"
-# 11 boots of 100 s each.
+# 12 boots of 100 s each.
 check "the closing line gives the score" \
-	grep -qx '3 caught, 1 missed, 0 false positive, in 18 minutes of boots' "$set_a/zoo.txt"
+	grep -qx '4 caught, 1 missed, 0 false positive, in 20 minutes of boots' "$set_a/zoo.txt"
 
 # A stock boot that failed is a false positive, whatever the bugs did.
 set_b=$work/b

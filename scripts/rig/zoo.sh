@@ -83,7 +83,7 @@ patch_of() {
 # boots' result sets and DIR/raw/<rig>/<kernel>.compare (compare.sh's
 # exit), as one JSON document.
 score_json() {
-	local dir=$1 rig k b rc secs why
+	local dir=$1 rig k b rc secs why cut
 	for rig in "${RIGS[@]}"; do
 		[ -d "$dir/raw/$rig" ] || continue
 		for k in "$dir/raw/$rig"/*/; do
@@ -92,15 +92,18 @@ score_json() {
 				[ -f "$b" ] || continue
 				read -r rc secs <"$b"
 				why=$(grep '^zoo: why: ' "${b%.rc}.log" 2>/dev/null | tail -n 1 | sed 's/^zoo: why: //')
+				# A boot cut short wrote no result for the test it was in:
+				# its failing variants are in the boot's KTAP.
+				cut=$(sed -n 's/^zoo: failed: //p' "${b%.rc}.log" 2>/dev/null | jq -R . | jq -sc .)
 				jq -n --arg rig "$rig" --arg kernel "$k" --arg kind "$(kind "$k")" \
 					--argjson boot "$(basename "$b" .rc | tr -dc 0-9)" \
-					--argjson rc "$rc" --argjson secs "$secs" --arg why "$why" \
+					--argjson rc "$rc" --argjson secs "$secs" --arg why "$why" --argjson cut "${cut:-[]}" \
 					--argjson compare "$(cat "$dir/raw/$rig/$k.compare" 2>/dev/null || echo null)" \
 					--slurpfile v <(cat "${b%.rc}"/*_test.json 2>/dev/null | jq -c '.variants[]') \
 					--slurpfile inc <(jq -c '.incomplete // empty' "${b%.rc}/run.json" 2>/dev/null) \
 					'{rig: $rig, kernel: $kernel, kind: $kind, boot: $boot, rc: $rc, seconds: $secs,
 					  compare: $compare, why: $why, incomplete: ($inc[0] // null),
-					  failing: [$v[] | select(.status == "fail" or .status == "timeout" or .status == "crash") | .name],
+					  failing: ([$v[] | select(.status == "fail" or .status == "timeout" or .status == "crash") | .name] + $cut | unique),
 					  counts: (reduce ($v[] | select(.status == "fail" or .status == "timeout" or .status == "crash") |
 						.counts // {} | to_entries[] | select(.key | IN("lost", "rescued", "held", "late", "stranded",
 						"masked", "duplicate", "spurious")) | select(.value > 0)) as $e ({}; .[$e.key] += $e.value))}'
@@ -114,6 +117,7 @@ score_json() {
 			rig: .[0].rig, kernel: .[0].kernel, kind: .[0].kind,
 			boots: length, failed_boots: map(select(caught_boot)) | length,
 			boot_failures: map(select(.rc != 0 and .rc != 1) | if .why == "" then "exit \(.rc)" else .why end) | unique,
+			cut_short: map(select(.rc == 1 and .why != "") | .why) | unique,
 			compare: .[0].compare,
 			failing_variants: (map(.failing[]) | unique),
 			counts: (reduce (.[].counts | to_entries[]) as $e ({}; .[$e.key] += $e.value)),
@@ -142,7 +146,8 @@ tables() {
 		"| kernel | kind | rig | boots failed | flagged by | classes in failing variants | failing variants | time (s) |",
 		"| --- | --- | --- | ---: | --- | --- | --- | ---: |",
 		(.rows | sort_by(.kind != "stock", .kind != "equivalent", .kernel, .rig)[] |
-			"| \(.kernel) | \(.kind) | \(.rig) | \(.failed_boots) of \(.boots) | \([if .flagged_by_verdict then "verdict" else empty end, if .flagged_by_compare then "compare.sh" else empty end] | join(", ") | if . == "" then "-" else . end) | \([classes, (.boot_failures | if length > 0 then "boot failed: " + join("; ") else "" end)] | map(select(. != "")) | join("; ") | if . == "" then "-" else . end) | \(variants | if . == "" then "-" else . end) | \(.seconds | round) |"),
+			"| \(.kernel) | \(.kind) | \(.rig) | \(.failed_boots) of \(.boots) | \([if .flagged_by_verdict then "verdict" else empty end, if .flagged_by_compare then "compare.sh" else empty end] | join(", ") | if . == "" then "-" else . end) | \([classes, (.boot_failures | if length > 0 then "boot failed: " + join("; ") else "" end),
+				(.cut_short | if length > 0 then "cut short: " + join("; ") else "" end)] | map(select(. != "")) | join("; ") | if . == "" then "-" else . end) | \(variants | if . == "" then "-" else . end) | \(.seconds | round) |"),
 		"",
 		"| kernel | kind | score | flagged on | time (s) |",
 		"| --- | --- | --- | --- | ---: |",
@@ -272,6 +277,9 @@ boot() {
 	elif why=$(grep '^kernels: boot 1: ' "$dir/boot-$i.log" | tail -n 1) && [ -n "$why" ]; then
 		echo "zoo: why: ${why#kernels: boot 1: }" >>"$dir/boot-$i.log"
 	fi
+	sed -n 's/^# not ok [0-9]* \([a-z0-9_]*\)$/zoo: failed: \1/p' "$dir/boot-$i.log" >"$dir/boot-$i.failed"
+	cat "$dir/boot-$i.failed" >>"$dir/boot-$i.log"
+	rm -f "$dir/boot-$i.failed"
 	echo "$rc $((SECONDS - t0))" >"$dir/boot-$i.rc.tmp" && mv "$dir/boot-$i.rc.tmp" "$dir/boot-$i.rc"
 	echo "# zoo: $k under $rig, boot $i: exit $rc, $((SECONDS - t0)) s"
 }
