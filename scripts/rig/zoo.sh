@@ -100,12 +100,12 @@ score_json() {
 					--argjson rc "$rc" --argjson secs "$secs" --arg why "$why" --argjson cut "${cut:-[]}" \
 					--argjson compare "$(cat "$dir/raw/$rig/$k.compare" 2>/dev/null || echo null)" \
 					--slurpfile v <(cat "${b%.rc}"/*_test.json 2>/dev/null | jq -c '.variants[]') \
-					--slurpfile inc <(jq -c '.incomplete // empty' "${b%.rc}/run.json" 2>/dev/null) \
-					'{rig: $rig, kernel: $kernel, kind: $kind, boot: $boot, rc: $rc, seconds: $secs,
-					  compare: $compare, why: $why, incomplete: ($inc[0] // null),
-					  failing: ([$v[] | select(.status == "fail" or .status == "timeout" or .status == "crash") | .name] + $cut | unique),
-					  counts: (reduce ($v[] | select(.status == "fail" or .status == "timeout" or .status == "crash") |
-						.counts // {} | to_entries[] | select(.key | IN("lost", "rescued", "held", "late", "stranded",
+					'[$v[] | select(.status | IN("fail", "timeout", "crash"))] as $f |
+					 {rig: $rig, kernel: $kernel, kind: $kind, boot: $boot, rc: $rc, seconds: $secs,
+					  compare: $compare, why: $why,
+					  failing: ([$f[].name] + $cut | unique),
+					  counts: (reduce ($f[] | .counts // {} | to_entries[] |
+						select(.key | IN("lost", "rescued", "held", "late", "stranded",
 						"masked", "duplicate", "spurious")) | select(.value > 0)) as $e ({}; .[$e.key] += $e.value))}'
 			done
 		done
