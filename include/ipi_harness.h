@@ -178,6 +178,16 @@ struct ipi_masked {
 
 #define IPI_MAX_MASKED		8
 
+/* A delivery against the priority rules: what came, what should have, and the ISR's top. */
+struct ipi_misorder {
+	uint64_t vector;
+	uint64_t expected;	/* the vector that should have come first, or 0 */
+	uint64_t in_service;	/* the highest vector in service (0: none), or the NMI depth */
+	uint64_t tsc;
+};
+
+#define IPI_MAX_MISORDERS	8
+
 struct ipi_vcpu {
 	struct ipi_vcpu *self;		/* %gs:0 */
 	uint32_t index;
@@ -238,6 +248,13 @@ struct ipi_vcpu {
 	uint32_t tpr;
 	uint64_t shadow_deliveries;	/* ... of them, the test's, in a shadow */
 	struct ipi_masked masked[IPI_MAX_MASKED];
+	/*
+	 * Deliveries against the APIC's priority rules, as the test saw them
+	 * (ipi_guest_misordered()): a lower vector taken while a higher one
+	 * was pending, one its class's PPR masked, an NMI inside an NMI.
+	 */
+	uint64_t misordered;
+	struct ipi_misorder misorders[IPI_MAX_MISORDERS];
 	uint64_t fault_released;	/* held control: deliveries it let in after an exit */
 	uint64_t fault_windows[IPI_MAX_FAULT_WINDOWS];	/* ... and how long each was held */
 	struct lat_hist latency;	/* send TSC to handler entry */
@@ -327,6 +344,9 @@ bool ipi_guest_wait_for(struct ipi_vcpu *dest, uint8_t vector, uint64_t expected
 bool ipi_guest_wait_delivered(struct ipi_vcpu *dest, uint8_t vector);
 void ipi_guest_drain(void);
 void ipi_guest_handler(struct ex_regs *regs);
+bool ipi_guest_accept(struct ex_regs *regs);
+void ipi_guest_misordered(uint8_t vector, uint8_t expected, uint32_t in_service);
+void ipi_guest_eoi(void);
 bool ipi_guest_should_stop(void);
 bool ipi_guest_host_done(void);
 void ipi_guest_quiet(void);
@@ -383,6 +403,14 @@ struct ipi_vm {
 	struct kvm_stats_snapshot *stats_before[IPI_MAX_VCPUS];
 	struct kvm_stats_snapshot *stats_after[IPI_MAX_VCPUS];
 
+	/*
+	 * A test's interrupt sources left stuck at the end (an IOAPIC pin
+	 * whose remote IRR never cleared), and its own exits to userspace (a
+	 * device register): @on_exit returns true for one it handled.
+	 */
+	uint64_t stuck;
+	bool (*on_exit)(struct ipi_vm *ivm, struct kvm_vcpu *vcpu);
+
 	/* A test's own host-side state, its part of the results, and its end. */
 	void *extra;
 	void (*on_running)(struct ipi_vm *ivm);	/* all vCPU threads started */
@@ -407,6 +435,7 @@ int __ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vec
 void ipi_host_kick_vcpus(struct ipi_vm *ivm);
 void ipi_host_end_run(struct ipi_vm *ivm);
 void ipi_host_wait_guest_ready(struct ipi_vm *ivm);
+void ipi_host_warm_up(struct ipi_vm *ivm, unsigned int dest_index, uint64_t grace_cycles);
 void ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
 
 /* Re-measure every vCPU's guest TSC offset, e.g. after a guest TSC write. */

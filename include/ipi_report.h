@@ -28,6 +28,8 @@ struct ipi_counts {
 	uint64_t rescued;	/* delivered only after the harness intervened */
 	uint64_t stranded;	/* halts only the watchdog ended, nothing pending */
 	uint64_t masked;	/* taken with IF=0 or inside an STI shadow */
+	uint64_t misordered;	/* delivered against the priority rules */
+	uint64_t stuck;		/* interrupt sources stuck at the end (an IOAPIC remote IRR) */
 	uint64_t clock_skew;	/* handler TSC earlier than send TSC */
 	uint64_t clock_skew_beyond;	/* ... by more than the measured clock error */
 	uint64_t missed_waits;

@@ -206,23 +206,6 @@ static bool time_after_exit(struct injector *inj, uint64_t delay)
 	return true;
 }
 
-/*
- * KVM's first interrupt into a VM goes a slow way (under an emulator it
- * kept the target out of the guest for tens of microseconds, and the first
- * sends piled up behind it): take it with an uncounted wake-up first.
- */
-static void warm_up(struct injector *inj)
-{
-	struct injectors *s = inj->set;
-	const struct ipi_vcpu *rec = s->ivm->rec[inj->target];
-	uint64_t before = READ_ONCE(rec->received[IPI_WARM_VECTOR]);
-	uint64_t deadline = rdtsc() + s->grace_cycles;
-
-	__ipi_host_send_msi(s->ivm, inj->target, IPI_WARM_VECTOR);
-	while (READ_ONCE(rec->received[IPI_WARM_VECTOR]) == before && rdtsc() < deadline)
-		cpu_relax();
-}
-
 static bool more(const struct injectors *s, uint64_t k, uint64_t start_ns)
 {
 	if (READ_ONCE(s->ivm->config->stop))
@@ -242,7 +225,7 @@ static void *injector_main(void *arg)
 	unsigned int seed = inj->index + 1;
 
 	ipi_host_wait_guest_ready(s->ivm);
-	warm_up(inj);
+	ipi_host_warm_up(s->ivm, inj->target, s->grace_cycles);
 	start_ns = now_ns();
 	for (k = 0; more(s, k, start_ns); k++) {
 		unsigned int w = k % s->nr_vectors;

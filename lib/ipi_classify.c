@@ -296,6 +296,22 @@ void ipi_classify_write_json(const struct ipi_vm *ivm, const struct ipi_classes 
 		}
 	}
 	json_end_array(w);
+	/* Deliveries against the priority rules: the first few. */
+	json_begin_array(w, "misordered");
+	for (i = 0; i < ivm->nr_vcpus; i++) {
+		const struct ipi_vcpu *rec = ivm->rec[i];
+
+		for (k = 0; k < rec->misordered && k < IPI_MAX_MISORDERS; k++) {
+			json_begin_object(w, NULL);
+			json_u64(w, "vcpu", i);
+			json_u64(w, "vector", rec->misorders[k].vector);
+			json_u64(w, "expected", rec->misorders[k].expected);
+			json_u64(w, "in_service", rec->misorders[k].in_service);
+			json_u64(w, "tsc", rec->misorders[k].tsc);
+			json_end_object(w);
+		}
+	}
+	json_end_array(w);
 	json_end_object(w);
 }
 
@@ -319,6 +335,11 @@ void ipi_classify_print(const struct ipi_vm *ivm, const struct ipi_classes *c)
 				       (unsigned long long)ivm->rec[i]->masked[k].rflags,
 				       (unsigned long long)ivm->rec[i]->masked[k].tpr,
 				       ivm->rec[i]->masked[k].in_shadow ? ", inside an STI shadow" : "");
+		for (k = 0; k < ivm->rec[i]->misordered && k < IPI_MAX_MISORDERS; k++)
+			ksft_print_msg("misordered: vCPU %u took vector 0x%llx, expected 0x%llx first, in service 0x%llx\n",
+				       i, (unsigned long long)ivm->rec[i]->misorders[k].vector,
+				       (unsigned long long)ivm->rec[i]->misorders[k].expected,
+				       (unsigned long long)ivm->rec[i]->misorders[k].in_service);
 	}
 	if (c->clock_unstable)
 		ksft_print_msg("the guest's TSC offset moved during the run (host TSC unstable): %llu crossings past the margins not judged\n",

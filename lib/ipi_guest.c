@@ -574,14 +574,16 @@ static void classify_delivery(struct ipi_vcpu *self, uint8_t vector, uint64_t no
 }
 
 /*
- * Installed on every vector from IPI_FIRST_VECTOR up.  The TSC is read
- * first so that the latency excludes the handler's own bookkeeping, and the
- * send's stamp before the delivery is counted: a sender waiting for this
- * delivery may stamp its next send as soon as it sees the count.
+ * Count and judge one delivery; false if the no_eoi control skips its
+ * EOI.  The TSC is read first so that the latency excludes the handler's
+ * own bookkeeping, and the send's stamp before the delivery is counted: a
+ * sender waiting for this delivery may stamp its next send as soon as it
+ * sees the count.  A test's own handler calls it first, does what the
+ * device or scenario needs before the EOI, then ipi_guest_eoi().
  */
-void ipi_guest_handler(struct ex_regs *regs)
+bool ipi_guest_accept(struct ex_regs *regs)
 {
-	uint64_t now = rdtsc(), t;
+	uint64_t now = rdtsc();
 	struct ipi_vcpu *self = this_ipi_vcpu();
 	uint8_t vector = regs->vector;
 	uint64_t sent_tsc = READ_ONCE(self->tx[vector].tsc);
@@ -619,13 +621,44 @@ void ipi_guest_handler(struct ex_regs *regs)
 	if (fault && ipi_config.fault == IPI_FAULT_NO_EOI &&
 	    self->deliveries == ipi_config.fault_every) {
 		self->faults_injected++;
-		return;
+		return false;
 	}
-	t = rdtsc();
+	return true;
+}
+
+/* The test saw @vector delivered against the priority rules; keep the first few. */
+void ipi_guest_misordered(uint8_t vector, uint8_t expected, uint32_t in_service)
+{
+	struct ipi_vcpu *self = this_ipi_vcpu();
+
+	if (self->misordered < IPI_MAX_MISORDERS) {
+		struct ipi_misorder *m = &self->misorders[self->misordered];
+
+		m->vector = vector;
+		m->expected = expected;
+		m->in_service = in_service;
+		m->tsc = rdtsc();
+	}
+	self->misordered++;
+}
+
+/* The handler's EOI, timed. */
+void ipi_guest_eoi(void)
+{
+	struct ipi_vcpu *self = this_ipi_vcpu();
+	uint64_t t = rdtsc();
+
 	apic_write(self, APIC_EOI, 0);
 	lat_hist_record(&self->eoi, rdtsc() - t);
 	/* The handler's own time is no gap in the loop it interrupted. */
 	WRITE_ONCE(self->loop_tsc, rdtsc());
+}
+
+/* Installed on every vector from IPI_FIRST_VECTOR up. */
+void ipi_guest_handler(struct ex_regs *regs)
+{
+	if (ipi_guest_accept(regs))
+		ipi_guest_eoi();
 }
 
 __attribute__((__noinline__)) void ipi_guest_sti_nop_cli(void)

@@ -67,6 +67,12 @@ int ipi_verdict(const struct ipi_counts *c, bool aborted,
 		add_reason(why, len, "%llu late", (unsigned long long)c->late);
 	if (c->stranded)
 		add_reason(why, len, "%llu stranded", (unsigned long long)c->stranded);
+	if (c->misordered)
+		add_reason(why, len, "%llu delivered against the priority rules",
+			   (unsigned long long)c->misordered);
+	if (c->stuck)
+		add_reason(why, len, "%llu interrupt sources stuck (an IOAPIC remote IRR never cleared)",
+			   (unsigned long long)c->stuck);
 	if (c->masked)
 		add_reason(why, len, "%llu taken while masked (IF=0 or an STI shadow)",
 			   (unsigned long long)c->masked);
@@ -107,6 +113,7 @@ static void collect(struct ipi_vm *ivm, struct run_totals *t)
 
 	t->counts.faults_injected = ivm->host_faults_injected;
 	t->counts.missed_waits = ivm->host_missed_waits;
+	t->counts.stuck = ivm->stuck;
 	for (i = 0; i < ivm->nr_vcpus; i++) {
 		const struct ipi_vcpu *rec = ivm->rec[i];
 
@@ -122,6 +129,7 @@ static void collect(struct ipi_vm *ivm, struct run_totals *t)
 		t->counts.faults_injected += rec->faults_injected;
 		t->counts.delayed_by_fault += rec->delayed_by_fault;
 		t->counts.masked += rec->taken_masked;
+		t->counts.misordered += rec->misordered;
 		lat_hist_merge(&t->latency, &rec->latency);
 		lat_hist_merge(&t->iteration, &rec->iteration);
 		lat_hist_merge(&t->eoi, &rec->eoi);
@@ -158,6 +166,8 @@ static void write_counts(struct json_writer *w, const struct ipi_counts *c)
 	json_u64(w, "rescued", c->rescued);
 	json_u64(w, "stranded", c->stranded);
 	json_u64(w, "masked", c->masked);
+	json_u64(w, "misordered", c->misordered);
+	json_u64(w, "stuck", c->stuck);
 	json_u64(w, "clock_skew", c->clock_skew);
 	json_u64(w, "clock_skew_beyond_error", c->clock_skew_beyond);
 	json_u64(w, "missed_waits", c->missed_waits);
@@ -489,7 +499,8 @@ int ipi_vm_report(struct ipi_vm *ivm, const struct ipi_options *opts,
 	write_summary(w, "eoi", &t.eoi, ivm->tsc_khz);
 	write_per_vector(w, ivm);
 	if (t.counts.lost || t.counts.rescued || t.counts.held || t.counts.stranded ||
-	    t.counts.masked || ivm->aborted || ivm->deadline_passed)
+	    t.counts.masked || t.counts.misordered || t.counts.stuck || ivm->aborted ||
+	    ivm->deadline_passed)
 		dump_diagnostics(ivm, w);
 	write_stats(w, t.stats, t.counts.sent);
 	if (ivm->report_extra)

@@ -61,7 +61,7 @@ LDFLAGS := -pthread -no-pie $(STATIC_LDFLAGS)
 LDLIBS := -ldl -lm -Wl,--wrap=ioctl
 
 HARNESS_SRCS := $(wildcard $(SRC)/lib/*.c)
-HOST_FP_SRCS := $(addprefix $(SRC)/lib/,host_info.c injector.c ipi_classify.c ipi_report.c ipi_test.c json_writer.c known_issues.c)
+HOST_FP_SRCS := $(addprefix $(SRC)/lib/,host_info.c injector.c ipi_classify.c level_irq.c ipi_report.c ipi_test.c json_writer.c known_issues.c)
 HARNESS_OBJS := $(patsubst $(SRC)/%.c,$(BUILD)/%.o,$(HARNESS_SRCS))
 
 TEST_SRCS := $(wildcard $(SRC)/tools/testing/selftests/kvm/x86_64/*.c)

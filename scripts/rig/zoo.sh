@@ -106,7 +106,7 @@ score_json() {
 					  failing: ([$f[].name] + $cut | unique),
 					  counts: (reduce ($f[] | .counts // {} | to_entries[] |
 						select(.key | IN("lost", "rescued", "held", "late", "stranded",
-						"masked", "duplicate", "spurious")) | select(.value > 0)) as $e ({}; .[$e.key] += $e.value))}'
+						"masked", "misordered", "stuck", "duplicate", "spurious")) | select(.value > 0)) as $e ({}; .[$e.key] += $e.value))}'
 			done
 		done
 	done | jq -s --arg schema kvm-ipi-selftests/zoo \
@@ -196,8 +196,8 @@ while [ $# -gt 0 ]; do
 		emulators+=("$2"); shift 2 ;;
 	--qemu-boots) [[ ${2:-} =~ ^[1-9]$ ]] || die "--qemu-boots is 1 to 9"; qemu_boots=$2; shift 2 ;;
 	--bochs-boots) [[ ${2:-} =~ ^[1-9]$ ]] || die "--bochs-boots is 1 to 9"; bochs_boots=$2; shift 2 ;;
-	-t|--test) [[ ${2:-} =~ ^(self_ipi|cross_vcpu_ipi|host_injection)_test$ ]] ||
-		die "--test is self_ipi_test, cross_vcpu_ipi_test or host_injection_test"
+	-t|--test) [[ ${2:-} =~ ^(self_ipi|cross_vcpu_ipi|host_injection|level_irq)_test$ ]] ||
+		die "--test is self_ipi_test, cross_vcpu_ipi_test, host_injection_test or level_irq_test"
 		tests+=(-t "$2"); shift 2 ;;
 	--timeout) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--timeout is a number of seconds"
 		timeout=(--timeout "$2"); shift 2 ;;

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Interrupts sent on a receiver's request; see remote_sender.h.
+ */
+#include <stdlib.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "apic.h"
+
+#include "remote_sender.h"
+
+#ifndef APIC_ESR
+#define APIC_ESR		0x280
+#endif
+/* MSI data: the delivery mode sits where the ICR's does. */
+#define MSI_DATA_MODE_SHIFT	8
+
+struct remote_batch ipi_remote;
+
+static const char * const source_names[] = {
+	[IPI_SRC_SELF] = "self", [IPI_SRC_CROSS] = "cross", [IPI_SRC_MSI] = "msi",
+};
+
+const char *ipi_source_name(enum ipi_source source)
+{
+	return source_names[source];
+}
+
+/* The NMI's count lives in vector 2's slot, whatever the ICR says. */
+static uint8_t slot_of(uint32_t mode, uint8_t vector)
+{
+	return mode == APIC_DM_NMI ? NMI_VECTOR : vector;
+}
+
+/* One send from this vCPU, by the ICR, physical destination. */
+static void guest_send_one(struct remote_batch *b, uint8_t vector)
+{
+	uint8_t slot = slot_of(b->mode, vector);
+	uint64_t seq = 0;
+
+	if (b->counted)
+		seq = ipi_guest_stamp(b->dest, slot);
+	ipi_guest_write_icr(b->dest, b->mode | APIC_INT_ASSERT | APIC_DEST_PHYSICAL | vector);
+	if (b->counted)
+		ipi_guest_stamp_end(b->dest, slot, seq);
+}
+
+static void guest_send_batch(struct remote_batch *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < READ_ONCE(b->n); i++)
+		guest_send_one(b, b->vectors[i]);
+}
+
+/* Bounded by the guest's wait timeout; IF as the caller left it. */
+static bool wait_done(struct remote_batch *b, uint32_t seq)
+{
+	uint64_t deadline = rdtsc() + ipi_config.wait_timeout;
+
+	while (__atomic_load_n(&b->done, __ATOMIC_ACQUIRE) != seq) {
+		if (ipi_guest_should_stop() || rdtsc() > deadline) {
+			b->missed++;
+			this_ipi_vcpu()->missed_waits++;
+			return false;
+		}
+		cpu_relax();
+	}
+	return true;
+}
+
+bool ipi_remote_send(const uint8_t *vectors, unsigned int n, uint32_t mode, bool counted)
+{
+	struct remote_batch *b = &ipi_remote;
+	unsigned int i;
+
+	GUEST_ASSERT(n <= REMOTE_MAX_BATCH);
+	for (i = 0; i < n; i++)
+		b->vectors[i] = vectors[i];
+	b->n = n;
+	b->mode = mode;
+	b->counted = counted;
+	if (b->source == IPI_SRC_SELF) {
+		guest_send_batch(b);
+		return true;
+	}
+	__atomic_store_n(&b->seq, b->seq + 1, __ATOMIC_RELEASE);
+	return wait_done(b, b->seq);
+}
+
+void ipi_remote_finish(void)
+{
+	__atomic_store_n(&ipi_remote.finish, 1, __ATOMIC_RELEASE);
+}
+
+/* The sender reads its own ESR after the batch: write, then read (SDM 11.5.3). */
+void ipi_remote_serve(void)
+{
+	struct remote_batch *b = &ipi_remote;
+	uint32_t seen = 0, seq;
+
+	while (!__atomic_load_n(&b->finish, __ATOMIC_ACQUIRE) && !ipi_guest_should_stop()) {
+		seq = __atomic_load_n(&b->seq, __ATOMIC_ACQUIRE);
+		if (seq == seen) {
+			cpu_relax();
+			continue;
+		}
+		guest_send_batch(b);
+		x2apic_write_reg(APIC_ESR, 0);
+		b->sender_esr = x2apic_read_reg(APIC_ESR);
+		seen = seq;
+		__atomic_store_n(&b->done, seq, __ATOMIC_RELEASE);
+		WRITE_ONCE(this_ipi_vcpu()->progress, this_ipi_vcpu()->progress + 1);
+	}
+}
+
+/* ---- host side ---- */
+
+struct remote_host {
+	struct ipi_vm *ivm;
+	struct remote_batch *b;		/* host view of ipi_remote */
+	pthread_t thread;
+};
+
+static void host_send_one(struct remote_host *h, uint8_t vector)
+{
+	struct remote_batch *b = h->b;
+	uint8_t slot = slot_of(b->mode, vector);
+	struct kvm_msi msi = {
+		.address_lo = APIC_DEFAULT_GPA | (b->dest << 12),
+		.data = vector | (b->mode == APIC_DM_NMI ? APIC_DM_NMI : APIC_DM_FIXED),
+	};
+	uint64_t seq = 0;
+	int r;
+
+	BUILD_BUG_ON(APIC_DM_NMI >> MSI_DATA_MODE_SHIFT != 4);
+	if (b->counted)
+		seq = ipi_host_stamp(h->ivm, b->dest, slot);
+	r = __vm_ioctl(h->ivm->vm, KVM_SIGNAL_MSI, &msi);
+	if (b->counted)
+		ipi_host_stamp_end(h->ivm, b->dest, slot, seq);
+	/* An illegal vector may be refused; a legal one must reach its vCPU. */
+	TEST_ASSERT(r == 1 || !b->counted, "KVM_SIGNAL_MSI vector 0x%x: %d", vector, r);
+}
+
+static void *host_main(void *arg)
+{
+	struct remote_host *h = arg;
+	struct remote_batch *b = h->b;
+	uint32_t seen = 0, seq, i;
+
+	ipi_host_wait_guest_ready(h->ivm);
+	while (!__atomic_load_n(&b->finish, __ATOMIC_ACQUIRE) &&
+	       !READ_ONCE(h->ivm->config->stop)) {
+		seq = __atomic_load_n(&b->seq, __ATOMIC_ACQUIRE);
+		if (seq == seen) {
+			cpu_relax();
+			continue;
+		}
+		for (i = 0; i < READ_ONCE(b->n); i++)
+			host_send_one(h, b->vectors[i]);
+		seen = seq;
+		__atomic_store_n(&b->done, seq, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static void start_host(struct ipi_vm *ivm)
+{
+	struct remote_host *h = ivm->extra;
+
+	ipi_thread_create(ivm, &h->thread, ivm->nr_vcpus, host_main, h);
+}
+
+static void join_host(struct ipi_vm *ivm)
+{
+	struct remote_host *h = ivm->extra;
+
+	/* The vCPUs are gone: whatever the thread waits for, it stops now. */
+	WRITE_ONCE(h->b->finish, 1);
+	pthread_join(h->thread, NULL);
+}
+
+static void free_host(struct ipi_vm *ivm)
+{
+	free(ivm->extra);
+	ivm->extra = NULL;
+}
+
+void ipi_remote_setup(struct ipi_vm *ivm, enum ipi_source source, unsigned int dest)
+{
+	struct remote_batch *b = addr_gva2hva(ivm->vm, (vm_vaddr_t)&ipi_remote);
+	struct remote_host *h;
+
+	b->source = source;
+	b->dest = dest;
+	if (source != IPI_SRC_MSI)
+		return;
+	h = calloc(1, sizeof(*h));
+	TEST_ASSERT(h, "Out of memory");
+	h->ivm = ivm;
+	h->b = b;
+	ivm->extra = h;
+	ivm->on_running = start_host;
+	ivm->on_stopped = join_host;
+	ivm->free_extra = free_host;
+}
