@@ -68,6 +68,8 @@ enum ipi_fault {
 	IPI_FAULT_CLOCK,	/* the host's TSC conversion is put off by 10 ms */
 	IPI_FAULT_TSC_WRITE,	/* the guest moves its own TSC: the offset changes mid-run */
 	IPI_FAULT_MASKED,	/* the receiver raises its vector with INT n while IF=0 */
+	IPI_FAULT_MISORDER,	/* ... a lower vector with INT n while higher ones are pending */
+	IPI_FAULT_ILLEGAL,	/* ... its illegal vector with INT n, as if the APIC took it */
 	IPI_NR_FAULTS,
 };
 
@@ -255,6 +257,8 @@ struct ipi_vcpu {
 	 */
 	uint64_t misordered;
 	struct ipi_misorder misorders[IPI_MAX_MISORDERS];
+	/* Illegal vectors (0-15) sent or received with no APIC error in the ESR. */
+	uint64_t no_esr;
 	uint64_t fault_released;	/* held control: deliveries it let in after an exit */
 	uint64_t fault_windows[IPI_MAX_FAULT_WINDOWS];	/* ... and how long each was held */
 	struct lat_hist latency;	/* send TSC to handler entry */

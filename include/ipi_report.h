@@ -30,6 +30,7 @@ struct ipi_counts {
 	uint64_t masked;	/* taken with IF=0 or inside an STI shadow */
 	uint64_t misordered;	/* delivered against the priority rules */
 	uint64_t stuck;		/* interrupt sources stuck at the end (an IOAPIC remote IRR) */
+	uint64_t no_esr;	/* illegal vectors that raised no APIC error */
 	uint64_t clock_skew;	/* handler TSC earlier than send TSC */
 	uint64_t clock_skew_beyond;	/* ... by more than the measured clock error */
 	uint64_t missed_waits;
@@ -66,6 +67,7 @@ uint64_t cycles_to_ns(uint64_t cycles, uint64_t tsc_khz);
 #define IPI_EXCUSE_LATE		(1u << 0)
 #define IPI_EXCUSE_HELD		(1u << 1)
 #define IPI_EXCUSE_STRANDED	(1u << 2)
+#define IPI_EXCUSE_NO_ESR	(1u << 3)
 
 /*
  * A documented, measured misbehaviour of a host: a variant that fails only

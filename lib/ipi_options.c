@@ -27,6 +27,8 @@ static const char * const fault_names[] = {
 	[IPI_FAULT_CLOCK] = "clock",
 	[IPI_FAULT_TSC_WRITE] = "tsc_write",
 	[IPI_FAULT_MASKED] = "masked",
+	[IPI_FAULT_MISORDER] = "misorder",
+	[IPI_FAULT_ILLEGAL] = "illegal",
 };
 
 const char *ipi_fault_name(enum ipi_fault fault)
@@ -83,7 +85,8 @@ void ipi_options_usage(FILE *f, const char *prog)
 		"  -o, --results-dir DIR     write the test's JSON into DIR (default: $IPI_RESULTS_DIR)\n"
 		"      --fault KIND          negative control: lost|phantom|no_eoi|duplicate|\n"
 		"                            double_count|spurious|delayed|tpr_mask|held|\n"
-		"                            rescued|stranded|clock|tsc_write|masked\n"
+		"                            rescued|stranded|clock|tsc_write|masked|\n"
+		"                            misorder|illegal\n"
 		"      --fault-every N       inject the fault on every Nth send (1000); at most --count\n"
 		"  -h, --help                this text\n", prog);
 }

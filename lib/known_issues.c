@@ -23,7 +23,27 @@
  */
 #define PVM_WINDOW "pending interrupt not taken when the guest opens the window (STI, TPR write); delivered at the next host event"
 
+/*
+ * Every KVM: an illegal vector (0-15) sent by IPI or MSI latches no APIC
+ * error, where the SDM has the sender set "send illegal vector" and the
+ * receiver "receive illegal vector" in the ESR; lapic.c never sets either,
+ * and leaves the vector in the receiver's IRR (never delivered: its class
+ * is never above the PPR).  Measured 2026-11-29 under the rig, Debian
+ * 6.12: in every *_illegal variant of vector_priority_test, every send
+ * raised nothing and stayed in the IRR, with kvm_amd (QEMU) and kvm_intel
+ * (Bochs, APICv on and off).  kvm_pvm runs the same lapic.c: listed on
+ * that reading, not yet measured there.  A delivered illegal vector still
+ * fails.
+ */
+#define NO_ILLEGAL_VECTOR_ERROR "KVM latches no APIC error (ESR) for an illegal vector and leaves it in the IRR"
+
 static const struct ipi_known_issue known_issues[] = {
+	{ "kvm_intel", NULL, NULL, "vector_priority_test", "*_illegal", IPI_EXCUSE_NO_ESR,
+	  NO_ILLEGAL_VECTOR_ERROR },
+	{ "kvm_amd", NULL, NULL, "vector_priority_test", "*_illegal", IPI_EXCUSE_NO_ESR,
+	  NO_ILLEGAL_VECTOR_ERROR },
+	{ "kvm_pvm", NULL, NULL, "vector_priority_test", "*_illegal", IPI_EXCUSE_NO_ESR,
+	  NO_ILLEGAL_VECTOR_ERROR },
 	{ "kvm_pvm", NULL, NULL, "self_ipi_test", "*_sti_nop", IPI_EXCUSE_LATE, PVM_WINDOW },
 	{ "kvm_pvm", NULL, NULL, "self_ipi_test", "*_tpr", IPI_EXCUSE_LATE, PVM_WINDOW },
 };
@@ -31,7 +51,7 @@ static const struct ipi_known_issue known_issues[] = {
 static unsigned int failing_classes(const struct ipi_counts *c)
 {
 	return (c->late ? IPI_EXCUSE_LATE : 0) | (c->held ? IPI_EXCUSE_HELD : 0) |
-	       (c->stranded ? IPI_EXCUSE_STRANDED : 0);
+	       (c->stranded ? IPI_EXCUSE_STRANDED : 0) | (c->no_esr ? IPI_EXCUSE_NO_ESR : 0);
 }
 
 const struct ipi_known_issue *ipi_find_known_issue(const char *vendor_module,
