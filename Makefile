@@ -56,7 +56,8 @@ static: ksrc
 	+@$(MAKE) --no-print-directory -f $(SRC)/mk/build.mk KSRC=$(KSRC_DIR) \
 		BUILD=$(BUILD)/static STATIC=1 $(BUILD)/static/tests/self_ipi_test \
 		$(BUILD)/static/tests/cross_vcpu_ipi_test $(BUILD)/static/tests/host_injection_test \
-		$(BUILD)/static/tests/level_irq_test $(BUILD)/static/tests/vector_priority_test
+		$(BUILD)/static/tests/level_irq_test $(BUILD)/static/tests/vector_priority_test \
+		$(BUILD)/static/tests/nmi_test
 
 # Installs what is missing (apt-get, as root), then readies the kernel tree.
 ksrc:

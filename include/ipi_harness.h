@@ -70,6 +70,7 @@ enum ipi_fault {
 	IPI_FAULT_MASKED,	/* the receiver raises its vector with INT n while IF=0 */
 	IPI_FAULT_MISORDER,	/* ... a lower vector with INT n while higher ones are pending */
 	IPI_FAULT_ILLEGAL,	/* ... its illegal vector with INT n, as if the APIC took it */
+	IPI_FAULT_NMI_UNBLOCK,	/* an NMI handler IRETs to itself, unblocking NMIs early */
 	IPI_NR_FAULTS,
 };
 

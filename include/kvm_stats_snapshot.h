@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <linux/kvm.h>
 
 struct kvm_vcpu;
 
@@ -37,5 +38,22 @@ void kvm_stats_accumulate_delta(struct kvm_stats_snapshot *sum,
 struct kvm_stats_snapshot *kvm_stats_snapshot_alloc(unsigned int nr);
 const struct kvm_stat_value *kvm_stats_find(const struct kvm_stats_snapshot *s,
 					    const char *name);
+
+/*
+ * One stat of a vCPU, read while it runs: the stats fd is opened up front,
+ * because that is a vCPU ioctl, which waits for KVM_RUN to return; reads
+ * of the open fd do not.
+ */
+struct kvm_stat_watch {
+	int fd;
+	struct kvm_stats_header header;
+	struct kvm_stats_desc *descs;
+	struct kvm_stats_desc *desc;
+};
+
+/* False, and nothing open, where the kernel has no such stat. */
+bool kvm_stat_watch_open(struct kvm_stat_watch *w, struct kvm_vcpu *vcpu, const char *name);
+uint64_t kvm_stat_watch_read(struct kvm_stat_watch *w);
+void kvm_stat_watch_close(struct kvm_stat_watch *w);
 
 #endif /* IPI_KVM_STATS_SNAPSHOT_H */

@@ -30,6 +30,7 @@ struct remote_batch {
 	uint32_t dest;			/* the receiver's vCPU index (and APIC ID) */
 	uint32_t mode;			/* APIC_DM_FIXED or APIC_DM_NMI */
 	uint32_t counted;
+	uint32_t when_halted;		/* a host sender waits for the receiver to block in hlt */
 	uint32_t n;
 	uint8_t vectors[REMOTE_MAX_BATCH];
 	uint32_t sender_esr;		/* an IPI's sender: its ESR after the batch */
@@ -42,6 +43,14 @@ const char *ipi_source_name(enum ipi_source source);
 
 /* Guest, the receiver: send @n vectors to itself from the variant's source. */
 bool ipi_remote_send(const uint8_t *vectors, unsigned int n, uint32_t mode, bool counted);
+/*
+ * Guest, the receiver: the same, but only asked for; with @when_halted, a
+ * host source sends once KVM has the receiver blocked in hlt (its
+ * "blocking" stat), which it must then wake.  The next batch waits for
+ * this one.
+ */
+void ipi_remote_post(const uint8_t *vectors, unsigned int n, uint32_t mode, bool counted,
+		     bool when_halted);
 /* Guest, the receiver: no more batches; senders may finish. */
 void ipi_remote_finish(void);
 /* Guest, a sending vCPU: serve batches until the receiver finishes. */

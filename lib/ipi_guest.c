@@ -591,7 +591,9 @@ bool ipi_guest_accept(struct ex_regs *regs)
 	bool fault = counted && fault_due(++self->deliveries);
 	uint64_t n = self->received[vector] + 1;
 
-	check_interruptible(self, regs, vector, now, counted);
+	/* IF and the TPR do not mask an NMI. */
+	if (vector != NMI_VECTOR)
+		check_interruptible(self, regs, vector, now, counted);
 
 	if (fault && ipi_config.fault == IPI_FAULT_DOUBLE_COUNT) {
 		self->faults_injected++;

@@ -29,6 +29,7 @@ static const char * const fault_names[] = {
 	[IPI_FAULT_MASKED] = "masked",
 	[IPI_FAULT_MISORDER] = "misorder",
 	[IPI_FAULT_ILLEGAL] = "illegal",
+	[IPI_FAULT_NMI_UNBLOCK] = "nmi_unblock",
 };
 
 const char *ipi_fault_name(enum ipi_fault fault)
@@ -86,7 +87,7 @@ void ipi_options_usage(FILE *f, const char *prog)
 		"      --fault KIND          negative control: lost|phantom|no_eoi|duplicate|\n"
 		"                            double_count|spurious|delayed|tpr_mask|held|\n"
 		"                            rescued|stranded|clock|tsc_write|masked|\n"
-		"                            misorder|illegal\n"
+		"                            misorder|illegal|nmi_unblock\n"
 		"      --fault-every N       inject the fault on every Nth send (1000); at most --count\n"
 		"  -h, --help                this text\n", prog);
 }

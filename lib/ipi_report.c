@@ -250,7 +250,7 @@ static void write_stats(struct json_writer *w, const struct kvm_stats_snapshot *
 {
 	static const char * const per_ipi[] = {
 		"exits", "irq_injections", "halt_exits", "halt_wakeup", "irq_exits",
-		"request_irq_exits", "irq_window_exits",
+		"request_irq_exits", "irq_window_exits", "nmi_injections", "nmi_window_exits",
 	};
 	unsigned int i;
 

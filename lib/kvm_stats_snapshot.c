@@ -82,3 +82,43 @@ void kvm_stats_accumulate_delta(struct kvm_stats_snapshot *sum,
 						     : a->value;
 	}
 }
+
+bool kvm_stat_watch_open(struct kvm_stat_watch *w, struct kvm_vcpu *vcpu, const char *name)
+{
+	unsigned int i;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+	if (!kvm_has_cap(KVM_CAP_BINARY_STATS_FD))
+		return false;
+	w->fd = vcpu_get_stats_fd(vcpu);
+	read_stats_header(w->fd, &w->header);
+	w->descs = read_stats_descriptors(w->fd, &w->header);
+	for (i = 0; i < w->header.num_desc; i++) {
+		struct kvm_stats_desc *d = get_stats_descriptor(w->descs, i, &w->header);
+
+		if (d->size == 1 && !strcmp(d->name, name)) {
+			w->desc = d;
+			return true;
+		}
+	}
+	kvm_stat_watch_close(w);
+	return false;
+}
+
+uint64_t kvm_stat_watch_read(struct kvm_stat_watch *w)
+{
+	uint64_t value;
+
+	read_stat_data(w->fd, &w->header, w->desc, &value, 1);
+	return value;
+}
+
+void kvm_stat_watch_close(struct kvm_stat_watch *w)
+{
+	free(w->descs);
+	if (w->fd >= 0)
+		close(w->fd);
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+}

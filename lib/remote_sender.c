@@ -3,11 +3,14 @@
  * Interrupts sent on a receiver's request; see remote_sender.h.
  */
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "kvm_util.h"
 #include "processor.h"
 #include "apic.h"
 
+#include "kvm_stats_snapshot.h"
 #include "remote_sender.h"
 
 #ifndef APIC_ESR
@@ -70,23 +73,44 @@ static bool wait_done(struct remote_batch *b, uint32_t seq)
 	return true;
 }
 
-bool ipi_remote_send(const uint8_t *vectors, unsigned int n, uint32_t mode, bool counted)
+/* Hand the batch over (or, from the receiver itself, send it); false: the last never went. */
+static bool post(const uint8_t *vectors, unsigned int n, uint32_t mode, bool counted,
+		 bool when_halted)
 {
 	struct remote_batch *b = &ipi_remote;
 	unsigned int i;
 
 	GUEST_ASSERT(n <= REMOTE_MAX_BATCH);
+	GUEST_ASSERT(!when_halted || b->source == IPI_SRC_MSI);
+	if (b->source != IPI_SRC_SELF && b->done != b->seq && !wait_done(b, b->seq))
+		return false;
 	for (i = 0; i < n; i++)
 		b->vectors[i] = vectors[i];
 	b->n = n;
 	b->mode = mode;
 	b->counted = counted;
+	b->when_halted = when_halted;
 	if (b->source == IPI_SRC_SELF) {
 		guest_send_batch(b);
 		return true;
 	}
 	__atomic_store_n(&b->seq, b->seq + 1, __ATOMIC_RELEASE);
-	return wait_done(b, b->seq);
+	return true;
+}
+
+bool ipi_remote_send(const uint8_t *vectors, unsigned int n, uint32_t mode, bool counted)
+{
+	struct remote_batch *b = &ipi_remote;
+
+	if (!post(vectors, n, mode, counted, false))
+		return false;
+	return b->source == IPI_SRC_SELF || wait_done(b, b->seq);
+}
+
+void ipi_remote_post(const uint8_t *vectors, unsigned int n, uint32_t mode, bool counted,
+		     bool when_halted)
+{
+	post(vectors, n, mode, counted, when_halted);
 }
 
 void ipi_remote_finish(void)
@@ -121,6 +145,8 @@ struct remote_host {
 	struct ipi_vm *ivm;
 	struct remote_batch *b;		/* host view of ipi_remote */
 	pthread_t thread;
+	struct kvm_stat_watch blocking;	/* the receiver's "blocking" stat, if the kernel has it */
+	bool watching;
 };
 
 static void host_send_one(struct remote_host *h, uint8_t vector)
@@ -144,6 +170,28 @@ static void host_send_one(struct remote_host *h, uint8_t vector)
 	TEST_ASSERT(r == 1 || !b->counted, "KVM_SIGNAL_MSI vector 0x%x: %d", vector, r);
 }
 
+/*
+ * Until KVM has the receiver blocked in hlt (its "blocking" stat), for at
+ * most a second; without the stat, a millisecond, and an NMI that comes
+ * before the hlt shows as a stranded halt, saying so in the results.
+ */
+static void wait_blocked(struct remote_host *h)
+{
+	struct timespec start, now;
+	int64_t limit = h->watching ? 1000000000ll : 1000000ll;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		if (h->watching && kvm_stat_watch_read(&h->blocking))
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (READ_ONCE(h->ivm->config->stop) ||
+		    (now.tv_sec - start.tv_sec) * 1000000000ll + now.tv_nsec - start.tv_nsec > limit)
+			return;
+		usleep(20);
+	}
+}
+
 static void *host_main(void *arg)
 {
 	struct remote_host *h = arg;
@@ -158,6 +206,8 @@ static void *host_main(void *arg)
 			cpu_relax();
 			continue;
 		}
+		if (READ_ONCE(b->when_halted))
+			wait_blocked(h);
 		for (i = 0; i < READ_ONCE(b->n); i++)
 			host_send_one(h, b->vectors[i]);
 		seen = seq;
@@ -184,7 +234,11 @@ static void join_host(struct ipi_vm *ivm)
 
 static void free_host(struct ipi_vm *ivm)
 {
-	free(ivm->extra);
+	struct remote_host *h = ivm->extra;
+
+	if (h->watching)
+		kvm_stat_watch_close(&h->blocking);
+	free(h);
 	ivm->extra = NULL;
 }
 
@@ -201,6 +255,7 @@ void ipi_remote_setup(struct ipi_vm *ivm, enum ipi_source source, unsigned int d
 	TEST_ASSERT(h, "Out of memory");
 	h->ivm = ivm;
 	h->b = b;
+	h->watching = kvm_stat_watch_open(&h->blocking, ivm->vcpus[dest], "blocking");
 	ivm->extra = h;
 	ivm->on_running = start_host;
 	ivm->on_stopped = join_host;

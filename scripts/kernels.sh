@@ -36,7 +36,7 @@ minutes, not an hour), and nothing else: the verdict is the suite's own.
       --overlay DIR      a tree copied into the initramfs, whose tests/ may
                          bring tests of its own (scripts/rig/vmexit-overlay.sh:
                          -t vmexit_flat, kvm-unit-tests' vmexit.flat)
-  -t, --test NAME        a test to run inside (repeatable; default: all three)
+  -t, --test NAME        a test to run inside (repeatable; default: all six)
   -r, --repeat N         boot N times, each a run of every test: rep-1/ ...
                          rep-N/ in one result set (compare.sh's samples)
       --cpus N           emulated CPUs (default 2: cross-CPU races need two)
@@ -147,7 +147,7 @@ if [ -z "$silence_s" ]; then
 	[[ $variant_timeout =~ ^[0-9]+$ ]] || die "-T '$variant_timeout' is not a number of seconds"
 	silence_s=$((3 * variant_timeout + 60))
 fi
-[ ${#tests[@]} -gt 0 ] || tests=(self_ipi_test cross_vcpu_ipi_test host_injection_test level_irq_test)
+[ ${#tests[@]} -gt 0 ] || tests=(self_ipi_test cross_vcpu_ipi_test host_injection_test level_irq_test vector_priority_test nmi_test)
 case $emulator in
 qemu)
 	vendor=kvm_amd	# TCG -cpu max offers SVM, not VMX

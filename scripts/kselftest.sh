@@ -31,7 +31,7 @@ usage() {
 
 # Our files: tests, headers, library sources.
 # Tests in the series' order (simplest first), then any others.
-ORDER=(self_ipi_test cross_vcpu_ipi_test host_injection_test level_irq_test)
+ORDER=(self_ipi_test cross_vcpu_ipi_test host_injection_test level_irq_test vector_priority_test nmi_test)
 tests() {
 	local dir=$SRC/tools/testing/selftests/kvm/x86_64 t
 

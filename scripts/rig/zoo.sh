@@ -30,7 +30,7 @@ Usage: zoo.sh [options] [-- test arguments...]
   --qemu-boots N      boots per kernel under QEMU (default 3)
   --bochs-boots N     boots per kernel under Bochs, APICv on or off (default 2)
   -t, --test NAME     only this test inside each boot (repeatable; default:
-                      all three, the default suite)
+                      all six, the default suite)
       --timeout S     each boot, in seconds (kernels.sh --timeout; default
                       600 under QEMU, 900 under Bochs).  A boot cut short
                       keeps what finished, and fails if anything did
@@ -196,8 +196,8 @@ while [ $# -gt 0 ]; do
 		emulators+=("$2"); shift 2 ;;
 	--qemu-boots) [[ ${2:-} =~ ^[1-9]$ ]] || die "--qemu-boots is 1 to 9"; qemu_boots=$2; shift 2 ;;
 	--bochs-boots) [[ ${2:-} =~ ^[1-9]$ ]] || die "--bochs-boots is 1 to 9"; bochs_boots=$2; shift 2 ;;
-	-t|--test) [[ ${2:-} =~ ^(self_ipi|cross_vcpu_ipi|host_injection|level_irq)_test$ ]] ||
-		die "--test is self_ipi_test, cross_vcpu_ipi_test, host_injection_test or level_irq_test"
+	-t|--test) [[ ${2:-} =~ ^(self_ipi|cross_vcpu_ipi|host_injection|level_irq|vector_priority|nmi)_test$ ]] ||
+		die "--test is one of the suite's tests (self_ipi_test ... nmi_test)"
 		tests+=(-t "$2"); shift 2 ;;
 	--timeout) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--timeout is a number of seconds"
 		timeout=(--timeout "$2"); shift 2 ;;
