@@ -57,12 +57,16 @@ static void guest_send_batch(struct remote_batch *b)
 		guest_send_one(b, b->vectors[i]);
 }
 
-/* Bounded by the guest's wait timeout; IF as the caller left it. */
+/*
+ * Until batch @seq, or a later one, has been sent; bounded by the guest's
+ * wait timeout, IF as the caller left it.  Later: a handler that ran
+ * meanwhile (an NMI's, say) may have asked for batches of its own.
+ */
 static bool wait_done(struct remote_batch *b, uint32_t seq)
 {
 	uint64_t deadline = rdtsc() + ipi_config.wait_timeout;
 
-	while (__atomic_load_n(&b->done, __ATOMIC_ACQUIRE) != seq) {
+	while ((int32_t)(__atomic_load_n(&b->done, __ATOMIC_ACQUIRE) - seq) < 0) {
 		if (ipi_guest_should_stop() || rdtsc() > deadline) {
 			b->missed++;
 			this_ipi_vcpu()->missed_waits++;

@@ -16,8 +16,8 @@ Usage: bisect.sh [options] [-- test arguments...]
 
 Runs the selected tests (through run_tests.sh) and decides:
   bad   (exit 1)   a failing variant (lost, rescued, held, late, stranded,
-                   masked, duplicate or spurious interrupts, with no test
-                   argument);
+                   masked, misordered, stuck, duplicate or spurious
+                   interrupts, with no test argument);
                    or, with --baseline, a variant whose median regressed
                    beyond --max-regress-pct or --max-regress-cycles and
                    is a discovery of compare.sh's rank test (q <= 0.05,
@@ -205,11 +205,12 @@ bad=$(for f in "${files[@]}"; do jq -r '.test as $t | .variants[] |
 		select(.status == "fail" or .status == "timeout" or .status == "crash" or
 		       (.counts.lost // 0) > 0 or (.counts.rescued // 0) > 0 or
 		       (.counts.held // 0) > 0 or (.counts.stranded // 0) > 0 or
-		       (.counts.masked // 0) > 0 or
+		       (.counts.masked // 0) > 0 or (.counts.misordered // 0) > 0 or
+		       (.counts.stuck // 0) > 0 or
 		       (.counts.duplicate // 0) > 0 or (.counts.spurious // 0) > 0) |
 		"\($t)/\(.name): \(.status), \(.fail_reason // "-")"' "$f"; done)
 if [ -n "$bad" ] || [ "$rc" -eq 1 ]; then
-	say "BAD: failing variants (lost, rescued, held, late, stranded, masked, duplicate or spurious interrupts)"
+	say "BAD: failing variants (lost, rescued, held, late, stranded, masked, misordered, stuck, duplicate or spurious interrupts)"
 	[ -z "$bad" ] || indent "$bad"
 	exit $BAD
 fi
