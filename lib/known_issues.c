@@ -63,8 +63,12 @@ const struct ipi_known_issue *ipi_find_known_issue(const char *vendor_module,
 {
 	unsigned int i, classes = failing_classes(c);
 
-	/* Never an excuse for an interrupt that was lost, or only the harness saved. */
-	if (c->lost || c->rescued || c->duplicate || c->spurious || !classes)
+	/*
+	 * Never an excuse for an interrupt that was lost, or only the harness
+	 * saved, nor for one taken against the rules.
+	 */
+	if (c->lost || c->rescued || c->duplicate || c->spurious || c->masked ||
+	    c->misordered || c->stuck || !classes)
 		return NULL;
 	for (i = 0; i < ARRAY_SIZE(known_issues); i++) {
 		const struct ipi_known_issue *k = &known_issues[i];
