@@ -441,6 +441,9 @@ void ipi_host_kick_vcpus(struct ipi_vm *ivm);
 void ipi_host_end_run(struct ipi_vm *ivm);
 void ipi_host_wait_guest_ready(struct ipi_vm *ivm);
 void ipi_host_warm_up(struct ipi_vm *ivm, unsigned int dest_index, uint64_t grace_cycles);
+uint64_t ipi_host_now_ns(void);
+bool ipi_host_more(const struct ipi_vm *ivm, uint64_t k, uint64_t start_ns, uint64_t count,
+		   uint64_t duration_ns);
 void ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
 
 /* Re-measure every vCPU's guest TSC offset, e.g. after a guest TSC write. */

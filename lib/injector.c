@@ -66,14 +66,6 @@ const char *injector_timing_name(enum injector_timing timing)
 	return timing_names[timing];
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static uint64_t ns_to_cycles(const struct injectors *s, uint64_t ns)
 {
 	return ns * s->ivm->tsc_khz / 1000000;
@@ -206,15 +198,6 @@ static bool time_after_exit(struct injector *inj, uint64_t delay)
 	return true;
 }
 
-static bool more(const struct injectors *s, uint64_t k, uint64_t start_ns)
-{
-	if (READ_ONCE(s->ivm->config->stop))
-		return false;
-	if (s->duration_ns)
-		return now_ns() - start_ns < s->duration_ns;
-	return k < s->count;
-}
-
 static void *injector_main(void *arg)
 {
 	struct injector *inj = arg;
@@ -226,8 +209,8 @@ static void *injector_main(void *arg)
 
 	ipi_host_wait_guest_ready(s->ivm);
 	ipi_host_warm_up(s->ivm, inj->target, s->grace_cycles);
-	start_ns = now_ns();
-	for (k = 0; more(s, k, start_ns); k++) {
+	start_ns = ipi_host_now_ns();
+	for (k = 0; ipi_host_more(s->ivm, k, start_ns, s->count, s->duration_ns); k++) {
 		unsigned int w = k % s->nr_vectors;
 
 		if (!wait_vector_free(inj, w)) {
@@ -255,7 +238,7 @@ static void *injector_main(void *arg)
 		inject(inj, w);
 		inj->sent++;
 	}
-	inj->seconds = (now_ns() - start_ns) / 1e9;
+	inj->seconds = (ipi_host_now_ns() - start_ns) / 1e9;
 
 	/* The last one out ends the run: no more sends, every vCPU round once more. */
 	if (!__atomic_sub_fetch(&s->running, 1, __ATOMIC_SEQ_CST))

@@ -40,12 +40,32 @@ struct vcpu_thread {
 	sem_t *exited;
 };
 
-static uint64_t now_ms(void)
+uint64_t ipi_host_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static uint64_t now_ms(void)
+{
+	return ipi_host_now_ns() / 1000000;
+}
+
+/*
+ * A host sender's loop: go on with send @k (from 0) of a run begun at
+ * @start_ns?  @count sends, or for @duration_ns if that is not 0; never
+ * once the run was stopped.
+ */
+bool ipi_host_more(const struct ipi_vm *ivm, uint64_t k, uint64_t start_ns, uint64_t count,
+		   uint64_t duration_ns)
+{
+	if (READ_ONCE(ivm->config->stop))
+		return false;
+	if (duration_ns)
+		return ipi_host_now_ns() - start_ns < duration_ns;
+	return k < count;
 }
 
 static uint64_t ms_to_cycles(const struct ipi_vm *ivm, uint64_t ms)

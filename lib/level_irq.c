@@ -63,14 +63,6 @@ const char *level_kind_name(enum level_kind kind)
 	return kind_names[kind];
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static uint8_t pin_vector(unsigned int w)
 {
 	return LEVEL_FIRST_VECTOR + w;
@@ -210,15 +202,6 @@ static void raise_pin(struct level_sources *s, unsigned int w)
 	p->asserted++;
 }
 
-static bool more(const struct level_sources *s, uint64_t k, uint64_t start_ns)
-{
-	if (READ_ONCE(s->ivm->config->stop))
-		return false;
-	if (s->duration_ns)
-		return now_ns() - start_ns < s->duration_ns;
-	return k < s->count;
-}
-
 static bool stalled(struct level_sources *s, unsigned int w)
 {
 	enum level_stall why = wait_pin_idle(s, w);
@@ -238,8 +221,8 @@ static void *level_main(void *arg)
 
 	ipi_host_wait_guest_ready(s->ivm);
 	ipi_host_warm_up(s->ivm, 0, s->grace_cycles);
-	start_ns = now_ns();
-	for (k = 0; more(s, k, start_ns); k++) {
+	start_ns = ipi_host_now_ns();
+	for (k = 0; ipi_host_more(s->ivm, k, start_ns, s->count, s->duration_ns); k++) {
 		w = k % LEVEL_PINS;
 		if (stalled(s, w))
 			break;
@@ -248,7 +231,7 @@ static void *level_main(void *arg)
 	/* The last of each pin taken and ended too, before the run ends. */
 	for (w = 0; w < LEVEL_PINS && s->stall == STALL_NONE; w++)
 		stalled(s, w);
-	s->seconds = (now_ns() - start_ns) / 1e9;
+	s->seconds = (ipi_host_now_ns() - start_ns) / 1e9;
 	ipi_host_end_run(s->ivm);
 	return NULL;
 }

@@ -3,7 +3,6 @@
  * Interrupts sent on a receiver's request; see remote_sender.h.
  */
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "kvm_util.h"
@@ -181,16 +180,10 @@ static void host_send_one(struct remote_host *h, uint8_t vector)
  */
 static void wait_blocked(struct remote_host *h)
 {
-	struct timespec start, now;
-	int64_t limit = h->watching ? 1000000000ll : 1000000ll;
+	uint64_t deadline = ipi_host_now_ns() + (h->watching ? 1000000000ull : 1000000ull);
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		if (h->watching && kvm_stat_watch_read(&h->blocking))
-			return;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (READ_ONCE(h->ivm->config->stop) ||
-		    (now.tv_sec - start.tv_sec) * 1000000000ll + now.tv_nsec - start.tv_nsec > limit)
+	while (!(h->watching && kvm_stat_watch_read(&h->blocking))) {
+		if (READ_ONCE(h->ivm->config->stop) || ipi_host_now_ns() > deadline)
 			return;
 		usleep(20);
 	}
