@@ -17,9 +17,10 @@
  * results.
  *
  * Every assertion is a counted send on its pin's vector.  A source waits
- * for the guest to take each one (and the device to be acknowledged, or
- * the resample to come) before asserting that pin again; past the grace
- * period it stops: nothing more can be delivered on a line that is up.
+ * for the guest to take each one and finish with it (and for the resample
+ * to come) before asserting that pin again; past the grace period it
+ * stops, and a source that stopped is stuck too: nothing more can be
+ * delivered on a line that is up.
  */
 #ifndef IPI_LEVEL_IRQ_H
 #define IPI_LEVEL_IRQ_H
@@ -38,6 +39,15 @@ enum level_kind {
 	LEVEL_IRQ_LINE,		/* KVM_IRQ_LINE up; down when the guest acknowledges the device */
 	LEVEL_IRQFD_RESAMPLE,	/* an irqfd up; KVM lowers it at the EOI and signals the resamplefd */
 };
+
+/*
+ * Per pin, the deliveries the guest's handler has finished with (the
+ * device acknowledged, the EOI written or, under the no_eoi control,
+ * skipped): a pin is raised again only after that, so that every EOI of
+ * an irq_line pin finds its line down, as a device's would.  Guest
+ * memory: the test's handler counts, the source reads.
+ */
+extern uint64_t level_handled[LEVEL_PINS];
 
 struct ipi_options;
 struct level_sources;

@@ -527,8 +527,12 @@ static void classify_delivery(struct ipi_vcpu *self, uint8_t vector, uint64_t no
 	}
 	if (self->timed) {
 		n = self->nr_marks;
-		/* Back from an exit the loop has not seen yet (not one of ours). */
-		if (self->marks[(n - 1) % IPI_NR_MARKS].in_tsc &&
+		/*
+		 * Back from an exit the loop has not seen yet (not one of
+		 * ours).  Not from an NMI's handler, which IF=0 does not keep
+		 * out of the loop's own pushes.
+		 */
+		if (vector != NMI_VECTOR && self->marks[(n - 1) % IPI_NR_MARKS].in_tsc &&
 		    (int64_t)(now - self->loop_tsc) > (int64_t)self->gap_cycles) {
 			push_mark(self, self->loop_tsc, now, IPI_MARK_GAP);
 			n = self->nr_marks;

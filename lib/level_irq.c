@@ -19,13 +19,18 @@
 #include "kselftest.h"
 #include "level_irq.h"
 
+uint64_t level_handled[LEVEL_PINS];
+
 /* Why a source stopped before its count: the pin, and what it waited for. */
-enum level_stall { STALL_NONE, STALL_NOT_TAKEN, STALL_NOT_ACKED, STALL_NO_RESAMPLE };
+enum level_stall {
+	STALL_NONE, STALL_NOT_TAKEN, STALL_NOT_ACKED, STALL_NOT_HANDLED, STALL_NO_RESAMPLE,
+};
 
 static const char * const stall_names[] = {
 	[STALL_NONE] = NULL,
 	[STALL_NOT_TAKEN] = "assertion not taken by the guest",
 	[STALL_NOT_ACKED] = "device not acknowledged by the guest",
+	[STALL_NOT_HANDLED] = "the guest's handler never finished with it",
 	[STALL_NO_RESAMPLE] = "no resample after the guest took it (the EOI never reached the IOAPIC)",
 };
 
@@ -51,6 +56,7 @@ struct level_sources {
 	enum level_stall stall;
 	unsigned int stall_pin;
 	struct level_pin pins[LEVEL_PINS];
+	const uint64_t *handled;	/* host view of level_handled */
 	struct kvm_ioapic_state end;	/* the IOAPIC once every vCPU has stopped */
 };
 
@@ -150,9 +156,14 @@ static enum level_stall pin_busy(struct level_sources *s, unsigned int w)
 
 	if (!ipi_host_vector_free(s->ivm, 0, pin_vector(w)))
 		return STALL_NOT_TAKEN;
-	if (s->kind == LEVEL_IRQ_LINE)
-		return READ_ONCE(p->line_up) ? STALL_NOT_ACKED : STALL_NONE;
-	return resampled(p) ? STALL_NONE : STALL_NO_RESAMPLE;
+	if (s->kind == LEVEL_IRQ_LINE && READ_ONCE(p->line_up))
+		return STALL_NOT_ACKED;
+	/* The last delivery of every raise: the one after the device was acknowledged. */
+	if (READ_ONCE(s->handled[w]) < p->asserted)
+		return STALL_NOT_HANDLED;
+	if (s->kind == LEVEL_IRQFD_RESAMPLE && !resampled(p))
+		return STALL_NO_RESAMPLE;
+	return STALL_NONE;
 }
 
 /* Wait, within the grace period, until pin @w may be raised again. */
@@ -169,17 +180,19 @@ static enum level_stall wait_pin_idle(struct level_sources *s, unsigned int w)
 	return STALL_NONE;
 }
 
-static void raise_pin(struct level_sources *s, unsigned int w)
+/* Raise pin @w: the source's @k-th assertion (from 0), over all pins. */
+static void raise_pin(struct level_sources *s, unsigned int w, uint64_t k)
 {
 	struct level_pin *p = &s->pins[w];
 	uint8_t vector = pin_vector(w);
 	uint64_t one = 1, seq;
 
-	/* Negative control: an assertion counted, never made. */
-	if (s->fault == IPI_FAULT_PHANTOM && !((p->asserted + 1) % s->fault_every)) {
+	/* Negative control: an assertion counted, never made (every Nth of the source's). */
+	if (s->fault == IPI_FAULT_PHANTOM && !((k + 1) % s->fault_every)) {
 		ipi_host_stamp_end(s->ivm, 0, vector, ipi_host_stamp(s->ivm, 0, vector));
 		__atomic_fetch_add(&s->ivm->host_faults_injected, 1, __ATOMIC_RELAXED);
 		p->asserted++;
+		/* Never taken, so never handled: the guest owes it nothing. */
 		return;
 	}
 	if (s->kind == LEVEL_IRQ_LINE) {
@@ -226,7 +239,7 @@ static void *level_main(void *arg)
 		w = k % LEVEL_PINS;
 		if (stalled(s, w))
 			break;
-		raise_pin(s, w);
+		raise_pin(s, w, k);
 	}
 	/* The last of each pin taken and ended too, before the run ends. */
 	for (w = 0; w < LEVEL_PINS && s->stall == STALL_NONE; w++)
@@ -257,6 +270,10 @@ static void judge_pins(struct ipi_vm *ivm)
 		if (s->end.redirtbl[LEVEL_FIRST_PIN + w].fields.remote_irr)
 			ivm->stuck++;
 	}
+	/* A source that could not go on is stuck, whatever the IOAPIC shows now. */
+	if (s->stall != STALL_NONE &&
+	    !s->end.redirtbl[LEVEL_FIRST_PIN + s->stall_pin].fields.remote_irr)
+		ivm->stuck++;
 }
 
 static void report_level(struct ipi_vm *ivm, struct json_writer *w)
@@ -330,6 +347,7 @@ struct level_sources *level_sources_create(struct ipi_vm *ivm, enum level_kind k
 	s->grace_cycles = o->grace_ms * ivm->tsc_khz;
 	s->fault = o->fault;
 	s->fault_every = o->fault_every;
+	s->handled = addr_gva2hva(ivm->vm, (vm_vaddr_t)level_handled);
 	setup_pins(s);
 	if (kind == LEVEL_IRQFD_RESAMPLE)
 		setup_irqfds(s);

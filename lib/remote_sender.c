@@ -36,24 +36,32 @@ static uint8_t slot_of(uint32_t mode, uint8_t vector)
 }
 
 /* One send from this vCPU, by the ICR, physical destination. */
-static void guest_send_one(struct remote_batch *b, uint8_t vector)
+static void guest_send_one(uint32_t dest, uint32_t mode, bool counted, uint8_t vector)
 {
-	uint8_t slot = slot_of(b->mode, vector);
+	uint8_t slot = slot_of(mode, vector);
 	uint64_t seq = 0;
 
-	if (b->counted)
-		seq = ipi_guest_stamp(b->dest, slot);
-	ipi_guest_write_icr(b->dest, b->mode | APIC_INT_ASSERT | APIC_DEST_PHYSICAL | vector);
-	if (b->counted)
-		ipi_guest_stamp_end(b->dest, slot, seq);
+	if (counted)
+		seq = ipi_guest_stamp(dest, slot);
+	ipi_guest_write_icr(dest, mode | APIC_INT_ASSERT | APIC_DEST_PHYSICAL | vector);
+	if (counted)
+		ipi_guest_stamp_end(dest, slot, seq);
 }
 
+/*
+ * From a copy: a handler that runs between two sends (a self-NMI's, at
+ * the first) may ask for a batch of its own, which rewrites ipi_remote.
+ */
 static void guest_send_batch(struct remote_batch *b)
 {
-	unsigned int i;
+	uint8_t vectors[REMOTE_MAX_BATCH];
+	uint32_t n = READ_ONCE(b->n), mode = b->mode, dest = b->dest, i;
+	bool counted = b->counted;
 
-	for (i = 0; i < READ_ONCE(b->n); i++)
-		guest_send_one(b, b->vectors[i]);
+	for (i = 0; i < n; i++)
+		vectors[i] = b->vectors[i];
+	for (i = 0; i < n; i++)
+		guest_send_one(dest, mode, counted, vectors[i]);
 }
 
 /*
@@ -175,8 +183,8 @@ static void host_send_one(struct remote_host *h, uint8_t vector)
 
 /*
  * Until KVM has the receiver blocked in hlt (its "blocking" stat), for at
- * most a second; without the stat, a millisecond, and an NMI that comes
- * before the hlt shows as a stranded halt, saying so in the results.
+ * most a second.  Without the stat (a test that needs it skips first), a
+ * millisecond.
  */
 static void wait_blocked(struct remote_host *h)
 {

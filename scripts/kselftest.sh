@@ -131,6 +131,7 @@ install_harness() {
 	insert_after "^LIBKVM_$arch \\+= lib/$arch/" "${lines[@]}"
 	append_guest_flags "lib/$arch/ipi_guest.o"
 	append_guest_flags "lib/$arch/lat_hist.o"
+	append_guest_flags "lib/$arch/remote_sender.o"
 }
 
 # Guest code without SIMD: the interrupt handler (and what it calls) must
@@ -158,6 +159,7 @@ flags_lines() {
 	echo "$FLAGS_COMMENT"
 	guest_flags_line "lib/$arch/ipi_guest.o"
 	guest_flags_line "lib/$arch/lat_hist.o"
+	guest_flags_line "lib/$arch/remote_sender.o"
 	for t in $(tests); do guest_flags_line "$arch/$(basename "$t" .c).o"; done
 }
 

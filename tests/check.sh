@@ -335,10 +335,10 @@ controls=(
 	"deadline|$self|.status == \"fail\" and .deadline_passed and .counts.sent > 0 and .counts.received == .counts.sent and $clean|-v x2apic_icr_sti_nop --count 2000000000 -T 8"
 	"churn-join|cross_vcpu_ipi_test|0|.status == \"pass\" and .migrations == 0|-v x2apic_stream_physical_spin --migrate-us 10000000 -T 8"
 	"level-no_eoi|$level|.status == \"fail\" and $made == 1 and .counts.lost >= 1 and .counts.stuck >= 1 and .level.stopped != null|-v irq_line_hlt --fault-every 10 --fault no_eoi|$no_isr"
-	"resample-no_eoi|$level|.status == \"fail\" and $made == 1 and .counts.lost >= 1 and .counts.stuck >= 1 and ([.level.pins[] | select(.remote_irr)] | length) == .counts.stuck|-v irqfd_resample_spin --fault-every 10 --fault no_eoi|$no_isr"
-	"level-phantom|$level|.status == \"fail\" and $made == 1 and .counts.lost == 1 and .counts.stuck == 0 and .counts.duplicate == 0|-v irq_line_eoi_asserted_dwell --fault-every 5 --fault phantom"
+	"resample-no_eoi|$level|.status == \"fail\" and $made == 1 and .counts.lost >= 1 and .counts.stuck >= 1 and any(.level.pins[]; .remote_irr and .resampled < .raised)|-v irqfd_resample_spin --fault-every 10 --fault no_eoi|$no_isr"
+	"level-phantom|$level|.status == \"fail\" and $made == 1 and .counts.lost == 1 and .counts.stuck == 1 and .level.stopped == \"assertion not taken by the guest\" and .counts.duplicate == 0|-v irq_line_eoi_asserted_dwell --fault-every 5 --fault phantom"
 	"misorder|$prio|.status == \"fail\" and $made == 4 and .counts.misordered == $made and .counts.masked == $made and .classification.misordered[0].expected == 249 and $clean|-v cross_tpr_order --fault-every 5 --fault misorder"
-	"illegal|$prio|.status == \"fail\" and .known_issue == null and $made == 4 and .counts.spurious == $made and .counts.lost == 0|-v msi_illegal --fault-every 5 --fault illegal"
+	"illegal|$prio|.status == \"fail\" and $made == 4 and .counts.spurious == $made and .counts.lost == 0|-v msi_illegal --fault-every 5 --fault illegal"
 	"nmi_unblock|$nmi|.status == \"fail\" and $made == 4 and .counts.misordered >= $made and .counts.lost == 0|-v cross_blocking --fault-every 5 --fault nmi_unblock"
 	"host-tpr_mask|$host|.status == \"fail\" and $made > 0 and .counts.delayed_by_fault >= $made and .counts.delayed == .counts.delayed_by_fault and $clean|-v msi_back_to_back_pio --count 200 --fault-every 20 --fault tpr_mask --fail-on-delayed -d 20000|$pvm_window"
 )

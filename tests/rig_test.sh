@@ -115,6 +115,14 @@ if [ "${1:-}" = --boot ]; then
 	out=$work/results
 	# A run made by the rig's own QEMU build (scripts/rig/build-qemu.sh).
 	rig_qemu='(.rig.emulator_binary | test("/qemu/qemu-[0-9a-f]{16}/bin/qemu-system-x86_64$"))'
+	# Bochs with APICv (built on first use): posted interrupts really used.
+	# One emulated CPU's worth of work, in the background beside the QEMU
+	# boots that time nothing; judged before the ones that do.
+	"$SRC/scripts/kernels.sh" -k debian-6.12 -e bochs -t self_ipi_test -b "$bin" -o "$out" \
+		--run-id apicv --timeout 600 -- -c 50 -v x2apic_icr_sti_hlt,x2apic_self_ipi_spin \
+		>"$work/apicv.log" 2>&1 &
+	apicv_pid=$!
+
 	"$SRC/scripts/kernels.sh" -k debian-6.12 -t self_ipi_test -b "$bin" -o "$out" --run-id smoke \
 		--timeout 300 -- -c 50 -v x2apic_icr_sti_hlt >"$work/boot.log" 2>&1
 	rc=$?
@@ -152,10 +160,15 @@ if [ "${1:-}" = --boot ]; then
 		 .variants[0].counts.received == 20 and .variants[0].counts.duplicate == 0' \
 		"$out/old/rep-2/self_ipi_test.json"
 
-	# Bochs with APICv (built on first use): posted interrupts really used.
-	"$SRC/scripts/kernels.sh" -k debian-6.12 -e bochs -t self_ipi_test -b "$bin" -o "$out" \
-		--run-id apicv --timeout 600 -- -c 50 -v x2apic_icr_sti_hlt,x2apic_self_ipi_spin \
-		>"$work/apicv.log" 2>&1
+	boot_fails timeout "timed out after 2 s" -k debian-6.12 --timeout 2
+	boot_fails bad-module "inside the guest: modules insmod .*kvm-amd.ko nested=banana failed" \
+		-k debian-6.12 --params nested=banana
+	boot_fails panic "kernel panic: Kernel panic" -k debian-6.12 --append rdinit=/nonexistent
+	head -c 1000000 "$("$SRC/scripts/rig/fetch-kernel.sh" debian-6.12 "$("$SRC/scripts/rig/cache-dir.sh")/kernels" | sed -n 2p)" \
+		>"$work/truncated-bzImage"
+	boot_fails bad-kernel "the output is truncated" -k "$work/truncated-bzImage" --timeout 60
+
+	wait "$apicv_pid"
 	rc=$?
 	check "Bochs boots Debian 6.12 with kvm_intel and APICv, and runs a test (exit $rc)" jq_holds \
 		'.rig.emulator == "bochs" and .rig.vendor_module == "kvm_intel" and
@@ -165,8 +178,6 @@ if [ "${1:-}" = --boot ]; then
 		'[.variants[] | .counts.received == 50 and .per_ipi.irq_injections < 0.2] | all' \
 		"$out/apicv/self_ipi_test.json"
 	[ -s "$out/apicv/run.json" ] || show_log "$work/apicv.log"
-
-	boot_fails timeout "timed out after 2 s" -k debian-6.12 --timeout 2
 
 	# kselftest's runner ends a test at its timeout with SIGTERM: what it
 	# finished by then is in its results file, the rest marked not run.
@@ -206,12 +217,6 @@ if [ "${1:-}" = --boot ]; then
 		'.incomplete[0].test == "self_ipi_test" and .tests[0].status == "timeout"' \
 		"$out/silent/run.json"
 	check "... exit 2" test "$rc" -eq 2
-	boot_fails bad-module "inside the guest: modules insmod .*kvm-amd.ko nested=banana failed" \
-		-k debian-6.12 --params nested=banana
-	boot_fails panic "kernel panic: Kernel panic" -k debian-6.12 --append rdinit=/nonexistent
-	head -c 1000000 "$("$SRC/scripts/rig/fetch-kernel.sh" debian-6.12 "$("$SRC/scripts/rig/cache-dir.sh")/kernels" | sed -n 2p)" \
-		>"$work/truncated-bzImage"
-	boot_fails bad-kernel "the output is truncated" -k "$work/truncated-bzImage" --timeout 60
 fi
 
 echo "1..$checks"

@@ -106,7 +106,7 @@ score_json() {
 					  failing: ([$f[].name] + $cut | unique),
 					  counts: (reduce ($f[] | .counts // {} | to_entries[] |
 						select(.key | IN("lost", "rescued", "held", "late", "stranded",
-						"masked", "misordered", "stuck", "duplicate", "spurious")) | select(.value > 0)) as $e ({}; .[$e.key] += $e.value))}'
+						"masked", "misordered", "stuck", "no_esr", "duplicate", "spurious")) | select(.value > 0)) as $e ({}; .[$e.key] += $e.value))}'
 			done
 		done
 	done | jq -s --arg schema kvm-ipi-selftests/zoo \

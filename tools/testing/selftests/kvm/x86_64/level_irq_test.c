@@ -75,6 +75,8 @@ static void level_handler(struct ex_regs *regs)
 		outl(LEVEL_ACK_PORT, pin);
 	if (eoi)
 		ipi_guest_eoi();
+	/* Done with this raise: the source may raise the pin again. */
+	WRITE_ONCE(level_handled[pin], level_handled[pin] + 1);
 }
 
 static void guest_code(void)
