@@ -437,6 +437,12 @@ static void receiver(struct ipi_vcpu *self)
 		}
 		lat_hist_record(&self->iteration, rdtsc() - t0);
 		WRITE_ONCE(self->progress, r + 1);
+		/*
+		 * A wait gave up: something never came.  The evidence is in;
+		 * every later round would wait out the grace period again.
+		 */
+		if (READ_ONCE(self->missed_waits))
+			break;
 	}
 	ipi_remote_finish();
 }
