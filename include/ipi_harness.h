@@ -51,6 +51,9 @@
 #define APIC_DFR		0xe0
 #endif
 #define APIC_DFR_FLAT		0xffffffffu
+#ifndef APIC_ESR
+#define APIC_ESR		0x280
+#endif
 
 enum ipi_fault {
 	IPI_FAULT_NONE,
@@ -352,6 +355,7 @@ void ipi_guest_handler(struct ex_regs *regs);
 bool ipi_guest_accept(struct ex_regs *regs);
 void ipi_guest_misordered(uint8_t vector, uint8_t expected, uint32_t in_service);
 void ipi_guest_eoi(void);
+uint32_t ipi_guest_read_esr(void);
 bool ipi_guest_should_stop(void);
 bool ipi_guest_host_done(void);
 void ipi_guest_quiet(void);
@@ -442,8 +446,20 @@ void ipi_host_end_run(struct ipi_vm *ivm);
 void ipi_host_wait_guest_ready(struct ipi_vm *ivm);
 void ipi_host_warm_up(struct ipi_vm *ivm, unsigned int dest_index, uint64_t grace_cycles);
 uint64_t ipi_host_now_ns(void);
-bool ipi_host_more(const struct ipi_vm *ivm, uint64_t k, uint64_t start_ns, uint64_t count,
-		   uint64_t duration_ns);
+
+/* What a host sender takes from the options: how much to send, how long to wait, which fault. */
+struct ipi_host_pace {
+	uint64_t count;
+	uint64_t duration_ns;		/* instead of count, if not 0 */
+	uint64_t grace_cycles;
+	enum ipi_fault fault;
+	uint64_t fault_every;
+};
+
+void ipi_host_pace_init(struct ipi_host_pace *p, const struct ipi_vm *ivm,
+			const struct ipi_options *o);
+bool ipi_host_more(const struct ipi_vm *ivm, const struct ipi_host_pace *p, uint64_t k,
+		   uint64_t start_ns);
 void ipi_host_send_msi(struct ipi_vm *ivm, unsigned int dest_index, uint8_t vector);
 
 /* Re-measure every vCPU's guest TSC offset, e.g. after a guest TSC write. */

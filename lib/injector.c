@@ -34,11 +34,7 @@ struct injector {
 struct injectors {
 	struct ipi_vm *ivm;
 	struct injector_params p;
-	uint64_t count;
-	uint64_t duration_ns;
-	uint64_t grace_cycles;
-	enum ipi_fault fault;
-	uint64_t fault_every;
+	struct ipi_host_pace pace;
 	unsigned int nr_vectors;	/* per injector: INJECTOR_VECTORS, or IOAPIC_PINS */
 	unsigned int running;
 	struct injector inj[MAX_INJECTORS];
@@ -74,7 +70,7 @@ static uint64_t ns_to_cycles(const struct injectors *s, uint64_t ns)
 /* Until @tsc, but never past the grace period, nor once the run stopped. */
 static void spin_until_tsc(const struct injectors *s, uint64_t tsc)
 {
-	uint64_t deadline = rdtsc() + s->grace_cycles;
+	uint64_t deadline = rdtsc() + s->pace.grace_cycles;
 
 	while ((int64_t)(rdtsc() - tsc) < 0 && (int64_t)(rdtsc() - deadline) < 0 &&
 	       !READ_ONCE(s->ivm->config->stop))
@@ -141,7 +137,7 @@ static void inject(struct injector *inj, unsigned int w)
 	uint8_t vector = inj->first_vector + w;
 	uint64_t one = 1, seq;
 
-	if (s->fault == IPI_FAULT_PHANTOM && !((inj->sent + 1) % s->fault_every)) {
+	if (s->pace.fault == IPI_FAULT_PHANTOM && !((inj->sent + 1) % s->pace.fault_every)) {
 		ipi_host_stamp_end(s->ivm, inj->target, vector,
 				   ipi_host_stamp(s->ivm, inj->target, vector));
 		__atomic_fetch_add(&s->ivm->host_faults_injected, 1, __ATOMIC_RELAXED);
@@ -166,7 +162,7 @@ static void inject(struct injector *inj, unsigned int w)
 static bool wait_vector_free(struct injector *inj, unsigned int w)
 {
 	struct injectors *s = inj->set;
-	uint64_t deadline = rdtsc() + s->grace_cycles;
+	uint64_t deadline = rdtsc() + s->pace.grace_cycles;
 
 	while (!ipi_host_vector_free(s->ivm, inj->target, inj->first_vector + w)) {
 		if (rdtsc() > deadline || READ_ONCE(s->ivm->config->stop))
@@ -186,7 +182,7 @@ static bool time_after_exit(struct injector *inj, uint64_t delay)
 	struct injectors *s = inj->set;
 	const struct ipi_vcpu *rec = s->ivm->rec[inj->target];
 	uint64_t seen = READ_ONCE(rec->churn_exits);
-	uint64_t deadline = rdtsc() + s->grace_cycles, exit_tsc;
+	uint64_t deadline = rdtsc() + s->pace.grace_cycles, exit_tsc;
 
 	while (READ_ONCE(rec->churn_exits) == seen) {
 		if (rdtsc() > deadline || READ_ONCE(s->ivm->config->stop))
@@ -208,9 +204,9 @@ static void *injector_main(void *arg)
 	unsigned int seed = inj->index + 1;
 
 	ipi_host_wait_guest_ready(s->ivm);
-	ipi_host_warm_up(s->ivm, inj->target, s->grace_cycles);
+	ipi_host_warm_up(s->ivm, inj->target, s->pace.grace_cycles);
 	start_ns = ipi_host_now_ns();
-	for (k = 0; ipi_host_more(s->ivm, k, start_ns, s->count, s->duration_ns); k++) {
+	for (k = 0; ipi_host_more(s->ivm, &s->pace, k, start_ns); k++) {
 		unsigned int w = k % s->nr_vectors;
 
 		if (!wait_vector_free(inj, w)) {
@@ -347,11 +343,7 @@ struct injectors *injectors_create(struct ipi_vm *ivm, const struct injector_par
 		    "1 to %u injectors", MAX_INJECTORS);
 	s->ivm = ivm;
 	s->p = *p;
-	s->count = o->count;
-	s->duration_ns = o->duration_s * 1000000000ull;
-	s->grace_cycles = o->grace_ms * ivm->tsc_khz;
-	s->fault = o->fault;
-	s->fault_every = o->fault_every;
+	ipi_host_pace_init(&s->pace, ivm, o);
 	s->nr_vectors = p->kind == INJ_IOAPIC ? IOAPIC_PINS : INJECTOR_VECTORS;
 	for (i = 0; i < p->nr_injectors; i++) {
 		s->inj[i].set = s;

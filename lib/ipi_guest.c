@@ -648,6 +648,15 @@ void ipi_guest_misordered(uint8_t vector, uint8_t expected, uint32_t in_service)
 	self->misordered++;
 }
 
+/* This vCPU's APIC errors: a write latches them, then the read (SDM 11.5.3). */
+uint32_t ipi_guest_read_esr(void)
+{
+	struct ipi_vcpu *self = this_ipi_vcpu();
+
+	apic_write(self, APIC_ESR, 0);
+	return apic_read(self, APIC_ESR);
+}
+
 /* The handler's EOI, timed. */
 void ipi_guest_eoi(void)
 {

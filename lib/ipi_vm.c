@@ -53,19 +53,28 @@ static uint64_t now_ms(void)
 	return ipi_host_now_ns() / 1000000;
 }
 
+void ipi_host_pace_init(struct ipi_host_pace *p, const struct ipi_vm *ivm,
+			const struct ipi_options *o)
+{
+	p->count = o->count;
+	p->duration_ns = o->duration_s * 1000000000ull;
+	p->grace_cycles = o->grace_ms * ivm->tsc_khz;
+	p->fault = o->fault;
+	p->fault_every = o->fault_every;
+}
+
 /*
  * A host sender's loop: go on with send @k (from 0) of a run begun at
- * @start_ns?  @count sends, or for @duration_ns if that is not 0; never
- * once the run was stopped.
+ * @start_ns?  Never once the run was stopped.
  */
-bool ipi_host_more(const struct ipi_vm *ivm, uint64_t k, uint64_t start_ns, uint64_t count,
-		   uint64_t duration_ns)
+bool ipi_host_more(const struct ipi_vm *ivm, const struct ipi_host_pace *p, uint64_t k,
+		   uint64_t start_ns)
 {
 	if (READ_ONCE(ivm->config->stop))
 		return false;
-	if (duration_ns)
-		return ipi_host_now_ns() - start_ns < duration_ns;
-	return k < count;
+	if (p->duration_ns)
+		return ipi_host_now_ns() - start_ns < p->duration_ns;
+	return k < p->count;
 }
 
 static uint64_t ms_to_cycles(const struct ipi_vm *ivm, uint64_t ms)

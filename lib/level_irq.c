@@ -46,11 +46,7 @@ struct level_pin {
 struct level_sources {
 	struct ipi_vm *ivm;
 	enum level_kind kind;
-	uint64_t count;
-	uint64_t duration_ns;
-	uint64_t grace_cycles;
-	enum ipi_fault fault;
-	uint64_t fault_every;
+	struct ipi_host_pace pace;
 	pthread_t thread;
 	double seconds;
 	enum level_stall stall;
@@ -169,7 +165,7 @@ static enum level_stall pin_busy(struct level_sources *s, unsigned int w)
 /* Wait, within the grace period, until pin @w may be raised again. */
 static enum level_stall wait_pin_idle(struct level_sources *s, unsigned int w)
 {
-	uint64_t deadline = rdtsc() + s->grace_cycles;
+	uint64_t deadline = rdtsc() + s->pace.grace_cycles;
 	enum level_stall why;
 
 	while ((why = pin_busy(s, w)) != STALL_NONE) {
@@ -188,7 +184,7 @@ static void raise_pin(struct level_sources *s, unsigned int w, uint64_t k)
 	uint64_t one = 1, seq;
 
 	/* Negative control: an assertion counted, never made (every Nth of the source's). */
-	if (s->fault == IPI_FAULT_PHANTOM && !((k + 1) % s->fault_every)) {
+	if (s->pace.fault == IPI_FAULT_PHANTOM && !((k + 1) % s->pace.fault_every)) {
 		ipi_host_stamp_end(s->ivm, 0, vector, ipi_host_stamp(s->ivm, 0, vector));
 		__atomic_fetch_add(&s->ivm->host_faults_injected, 1, __ATOMIC_RELAXED);
 		p->asserted++;
@@ -233,9 +229,9 @@ static void *level_main(void *arg)
 	unsigned int w;
 
 	ipi_host_wait_guest_ready(s->ivm);
-	ipi_host_warm_up(s->ivm, 0, s->grace_cycles);
+	ipi_host_warm_up(s->ivm, 0, s->pace.grace_cycles);
 	start_ns = ipi_host_now_ns();
-	for (k = 0; ipi_host_more(s->ivm, k, start_ns, s->count, s->duration_ns); k++) {
+	for (k = 0; ipi_host_more(s->ivm, &s->pace, k, start_ns); k++) {
 		w = k % LEVEL_PINS;
 		if (stalled(s, w))
 			break;
@@ -342,11 +338,7 @@ struct level_sources *level_sources_create(struct ipi_vm *ivm, enum level_kind k
 	TEST_ASSERT(s, "Out of memory");
 	s->ivm = ivm;
 	s->kind = kind;
-	s->count = o->count;
-	s->duration_ns = o->duration_s * 1000000000ull;
-	s->grace_cycles = o->grace_ms * ivm->tsc_khz;
-	s->fault = o->fault;
-	s->fault_every = o->fault_every;
+	ipi_host_pace_init(&s->pace, ivm, o);
 	s->handled = addr_gva2hva(ivm->vm, (vm_vaddr_t)level_handled);
 	setup_pins(s);
 	if (kind == LEVEL_IRQFD_RESAMPLE)

@@ -12,9 +12,6 @@
 #include "kvm_stats_snapshot.h"
 #include "remote_sender.h"
 
-#ifndef APIC_ESR
-#define APIC_ESR		0x280
-#endif
 /* MSI data: the delivery mode sits where the ICR's does. */
 #define MSI_DATA_MODE_SHIFT	8
 
@@ -129,7 +126,7 @@ void ipi_remote_finish(void)
 	__atomic_store_n(&ipi_remote.finish, 1, __ATOMIC_RELEASE);
 }
 
-/* The sender reads its own ESR after the batch: write, then read (SDM 11.5.3). */
+/* The sender reads its own ESR after each batch. */
 void ipi_remote_serve(void)
 {
 	struct remote_batch *b = &ipi_remote;
@@ -142,8 +139,7 @@ void ipi_remote_serve(void)
 			continue;
 		}
 		guest_send_batch(b);
-		x2apic_write_reg(APIC_ESR, 0);
-		b->sender_esr = x2apic_read_reg(APIC_ESR);
+		b->sender_esr = ipi_guest_read_esr();
 		seen = seq;
 		__atomic_store_n(&b->done, seq, __ATOMIC_RELEASE);
 		WRITE_ONCE(this_ipi_vcpu()->progress, this_ipi_vcpu()->progress + 1);

@@ -49,9 +49,6 @@
 #include "json_writer.h"
 #include "remote_sender.h"
 
-#ifndef APIC_ESR
-#define APIC_ESR		0x280
-#endif
 #define ESR_SEND_ILLEGAL	(1u << 5)
 #define ESR_RECEIVE_ILLEGAL	(1u << 6)
 
@@ -359,12 +356,6 @@ static void preempt(uint64_t r)
 	ipi_irq_disable();
 }
 
-static uint32_t read_esr(void)
-{
-	x2apic_write_reg(APIC_ESR, 0);
-	return x2apic_read_reg(APIC_ESR);
-}
-
 /* An illegal vector: uncounted, never to be taken (a delivery counts as spurious). */
 static void send_illegal(uint8_t vector)
 {
@@ -372,7 +363,7 @@ static void send_illegal(uint8_t vector)
 	uint32_t esr, eax = 0, ebx, ecx = 0, edx;
 	bool raised;
 
-	read_esr();
+	ipi_guest_read_esr();
 	ipi_irq_enable();
 	ipi_remote_send(&vector, 1, APIC_DM_FIXED, false);
 	/* Negative control: the vector taken, as if the APIC had delivered one. */
@@ -381,7 +372,7 @@ static void send_illegal(uint8_t vector)
 	/* An exit and an entry: whatever KVM would inject, it injects here. */
 	__cpuid(0, 0, &eax, &ebx, &ecx, &edx);
 	illegal.left_in_irr += in_irr(vector);
-	esr = read_esr();
+	esr = ipi_guest_read_esr();
 	illegal.sent++;
 	illegal.esr_receive += !!(esr & ESR_RECEIVE_ILLEGAL);
 	raised = esr & (ESR_RECEIVE_ILLEGAL | ESR_SEND_ILLEGAL);
