@@ -57,7 +57,7 @@ static: ksrc
 		BUILD=$(BUILD)/static STATIC=1 $(BUILD)/static/tests/self_ipi_test \
 		$(BUILD)/static/tests/cross_vcpu_ipi_test $(BUILD)/static/tests/host_injection_test \
 		$(BUILD)/static/tests/level_irq_test $(BUILD)/static/tests/vector_priority_test \
-		$(BUILD)/static/tests/nmi_test
+		$(BUILD)/static/tests/nmi_test $(BUILD)/static/tests/nested_posted_test
 
 # Installs what is missing (apt-get, as root), then readies the kernel tree.
 ksrc:

@@ -18,7 +18,11 @@
 
 #include "ipi_harness.h"
 
-enum ipi_source { IPI_SRC_SELF, IPI_SRC_CROSS, IPI_SRC_MSI };
+/*
+ * posted: another vCPU, through a delivery function of the test's (an L1
+ * posting to its L2) rather than an ICR write.
+ */
+enum ipi_source { IPI_SRC_SELF, IPI_SRC_CROSS, IPI_SRC_MSI, IPI_SRC_POSTED };
 
 #define REMOTE_MAX_BATCH	256
 
@@ -35,6 +39,7 @@ struct remote_batch {
 	uint8_t vectors[REMOTE_MAX_BATCH];
 	uint32_t sender_esr;		/* an IPI's sender: its ESR after the batch */
 	uint32_t missed;		/* batches the receiver gave up waiting for */
+	void (*deliver)(uint32_t dest, uint8_t vector);	/* posted: one fixed interrupt */
 };
 
 extern struct remote_batch ipi_remote;
@@ -60,5 +65,7 @@ struct ipi_options;
 
 /* Host: set the source up before the run; an MSI source gets its host thread. */
 void ipi_remote_setup(struct ipi_vm *ivm, enum ipi_source source, unsigned int dest);
+/* Host: a posted source's delivery function (guest code). */
+void ipi_remote_set_deliver(struct ipi_vm *ivm, void (*deliver)(uint32_t dest, uint8_t vector));
 
 #endif /* IPI_REMOTE_SENDER_H */

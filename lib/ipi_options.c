@@ -30,6 +30,7 @@ static const char * const fault_names[] = {
 	[IPI_FAULT_MISORDER] = "misorder",
 	[IPI_FAULT_ILLEGAL] = "illegal",
 	[IPI_FAULT_NMI_UNBLOCK] = "nmi_unblock",
+	[IPI_FAULT_PI_NO_NOTIFY] = "pi_no_notify",
 };
 
 const char *ipi_fault_name(enum ipi_fault fault)
@@ -87,7 +88,7 @@ void ipi_options_usage(FILE *f, const char *prog)
 		"      --fault KIND          negative control: lost|phantom|no_eoi|duplicate|\n"
 		"                            double_count|spurious|delayed|tpr_mask|held|\n"
 		"                            rescued|stranded|clock|tsc_write|masked|\n"
-		"                            misorder|illegal|nmi_unblock\n"
+		"                            misorder|illegal|nmi_unblock|pi_no_notify\n"
 		"      --fault-every N       inject the fault on every Nth send (1000); at most --count\n"
 		"  -h, --help                this text\n", prog);
 }
@@ -298,7 +299,7 @@ int __ipi_options_parse(struct ipi_options *o, int argc, char **argv,
 		case OPT_FAULT:
 			if (parse_fault(optarg, &o->fault))
 				return bad(err, err_len,
-					   "--fault: '%s' is not one of lost, phantom, no_eoi, duplicate, double_count, spurious, delayed, tpr_mask, held, rescued, stranded, clock, tsc_write, masked",
+					   "--fault: '%s' is no fault kind (--help lists them)",
 					   optarg);
 			break;
 		case OPT_FAULT_EVERY:

@@ -19,6 +19,7 @@ struct remote_batch ipi_remote;
 
 static const char * const source_names[] = {
 	[IPI_SRC_SELF] = "self", [IPI_SRC_CROSS] = "cross", [IPI_SRC_MSI] = "msi",
+	[IPI_SRC_POSTED] = "posted",
 };
 
 const char *ipi_source_name(enum ipi_source source)
@@ -32,15 +33,20 @@ static uint8_t slot_of(uint32_t mode, uint8_t vector)
 	return mode == APIC_DM_NMI ? NMI_VECTOR : vector;
 }
 
-/* One send from this vCPU, by the ICR, physical destination. */
+/* One send from this vCPU, by the ICR (physical destination) or the source's own path. */
 static void guest_send_one(uint32_t dest, uint32_t mode, bool counted, uint8_t vector)
 {
+	void (*deliver)(uint32_t dest, uint8_t vector) = READ_ONCE(ipi_remote.deliver);
 	uint8_t slot = slot_of(mode, vector);
 	uint64_t seq = 0;
 
+	GUEST_ASSERT(!deliver || mode == APIC_DM_FIXED);
 	if (counted)
 		seq = ipi_guest_stamp(dest, slot);
-	ipi_guest_write_icr(dest, mode | APIC_INT_ASSERT | APIC_DEST_PHYSICAL | vector);
+	if (deliver)
+		deliver(dest, vector);
+	else
+		ipi_guest_write_icr(dest, mode | APIC_INT_ASSERT | APIC_DEST_PHYSICAL | vector);
 	if (counted)
 		ipi_guest_stamp_end(dest, slot, seq);
 }
@@ -241,6 +247,14 @@ static void free_host(struct ipi_vm *ivm)
 		kvm_stat_watch_close(&h->blocking);
 	free(h);
 	ivm->extra = NULL;
+}
+
+void ipi_remote_set_deliver(struct ipi_vm *ivm, void (*deliver)(uint32_t dest, uint8_t vector))
+{
+	struct remote_batch *b = addr_gva2hva(ivm->vm, (vm_vaddr_t)&ipi_remote);
+
+	TEST_ASSERT(b->source == IPI_SRC_POSTED, "a delivery function is for a posted source");
+	b->deliver = deliver;
 }
 
 void ipi_remote_setup(struct ipi_vm *ivm, enum ipi_source source, unsigned int dest)

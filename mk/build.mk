@@ -85,7 +85,7 @@ MUTANT := $(BUILD)/mutant/lat_hist_test_coarse
 
 # The real tests with ASan/UBSan on the host-only harness objects; code
 # that runs in the guest (the test file, guest lib objects) stays plain.
-GUEST_LIB_SRCS := $(addprefix $(SRC)/lib/,ipi_guest.c lat_hist.c remote_sender.c)
+GUEST_LIB_SRCS := $(addprefix $(SRC)/lib/,ipi_guest.c lat_hist.c remote_sender.c nested_posted.c)
 SAN_TEST_OBJS := $(patsubst $(SRC)/%.c,$(BUILD)/san/%.o,$(filter-out $(GUEST_LIB_SRCS),$(HARNESS_SRCS))) \
 	$(patsubst $(SRC)/%.c,$(BUILD)/%.o,$(GUEST_LIB_SRCS))
 SAN_TESTS := $(patsubst $(BUILD)/tests/%,$(BUILD)/san/tests/%,$(TESTS))
