@@ -74,7 +74,7 @@ enum ipi_fault {
 	IPI_FAULT_MISORDER,	/* ... a lower vector with INT n while higher ones are pending */
 	IPI_FAULT_ILLEGAL,	/* ... its illegal vector with INT n, as if the APIC took it */
 	IPI_FAULT_NMI_UNBLOCK,	/* an NMI handler IRETs to itself, unblocking NMIs early */
-	IPI_FAULT_PI_NO_NOTIFY,	/* an L1 posts to its L2 (PIR, ON) and sends no notification */
+	IPI_FAULT_PI_NO_NOTIFY,	/* an L1 posts to its L2: the PIR bit, but neither ON nor the IPI */
 	IPI_NR_FAULTS,
 };
 

@@ -147,7 +147,7 @@ if [ -z "$silence_s" ]; then
 	[[ $variant_timeout =~ ^[0-9]+$ ]] || die "-T '$variant_timeout' is not a number of seconds"
 	silence_s=$((3 * variant_timeout + 60))
 fi
-[ ${#tests[@]} -gt 0 ] || tests=(self_ipi_test cross_vcpu_ipi_test host_injection_test level_irq_test vector_priority_test nmi_test)
+[ ${#tests[@]} -gt 0 ] || tests=(self_ipi_test cross_vcpu_ipi_test host_injection_test level_irq_test vector_priority_test nmi_test nested_posted_test)
 case $emulator in
 qemu)
 	vendor=kvm_amd	# TCG -cpu max offers SVM, not VMX

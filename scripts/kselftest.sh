@@ -31,7 +31,7 @@ usage() {
 
 # Our files: tests, headers, library sources.
 # Tests in the series' order (simplest first), then any others.
-ORDER=(self_ipi_test cross_vcpu_ipi_test host_injection_test level_irq_test vector_priority_test nmi_test)
+ORDER=(self_ipi_test cross_vcpu_ipi_test host_injection_test level_irq_test vector_priority_test nmi_test nested_posted_test)
 tests() {
 	local dir=$SRC/tools/testing/selftests/kvm/x86_64 t
 
@@ -132,6 +132,7 @@ install_harness() {
 	append_guest_flags "lib/$arch/ipi_guest.o"
 	append_guest_flags "lib/$arch/lat_hist.o"
 	append_guest_flags "lib/$arch/remote_sender.o"
+	append_guest_flags "lib/$arch/nested_posted.o"
 }
 
 # Guest code without SIMD: the interrupt handler (and what it calls) must
@@ -160,6 +161,7 @@ flags_lines() {
 	guest_flags_line "lib/$arch/ipi_guest.o"
 	guest_flags_line "lib/$arch/lat_hist.o"
 	guest_flags_line "lib/$arch/remote_sender.o"
+	guest_flags_line "lib/$arch/nested_posted.o"
 	for t in $(tests); do guest_flags_line "$arch/$(basename "$t" .c).o"; done
 }
 

@@ -19,7 +19,7 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [ -n "${1:-}" ] || { echo "usage: $0 WORK_DIR [--full]" >&2; exit 2; }
 work=$(realpath -m "$1")
 full=${2:-}
-ours=(self_ipi_test cross_vcpu_ipi_test host_injection_test level_irq_test vector_priority_test nmi_test)
+ours=(self_ipi_test cross_vcpu_ipi_test host_injection_test level_irq_test vector_priority_test nmi_test nested_posted_test)
 tarball=/usr/src/linux-source-6.12.tar.xz
 [ -r "$tarball" ] || { echo "$tarball is missing (make installs linux-source-6.12)" >&2; exit 2; }
 
@@ -106,8 +106,8 @@ check "... and takes our sources out" test ! -e "$kvm/x86_64/self_ipi_test.c" -a
 # The series, against the pristine tree: it applies, and gives what install gives.
 "$SRC/scripts/kselftest.sh" patch "$tree" "$work/patches" >"$work/patch.log" 2>&1
 n=$(find "$work/patches" -name '0*.patch' | wc -l)
-check "format-patch series: $n patches with the cover letter" test "$n" -eq 8
-check "checkpatch.pl --strict ran on every patch" test "$(grep -c '^total:' "$work/patches/checkpatch.txt")" -eq 8
+check "format-patch series: $n patches with the cover letter" test "$n" -eq 9
+check "checkpatch.pl --strict ran on every patch" test "$(grep -c '^total:' "$work/patches/checkpatch.txt")" -eq 9
 sed -n 's/^total: /# checkpatch --strict: /p' "$work/patches/checkpatch.txt"
 mkdir -p "$work/apply/tools/testing/selftests"
 cp -a "$kvm" "$work/apply/tools/testing/selftests/"

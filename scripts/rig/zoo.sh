@@ -17,6 +17,9 @@ RIGS=(qemu bochs bochs-noapicv)
 # else.  The verdict is the suite's own.  Bochs takes minutes for a boot
 # that QEMU runs in one, so it gets half of QEMU's count: with the
 # defaults the whole zoo fits in two hours on two CPUs.
+# Stock must pass for a bug to score: not the nested test (see --help).
+[ ${#tests[@]} -gt 0 ] || tests=(-t self_ipi_test -t cross_vcpu_ipi_test -t host_injection_test
+	-t level_irq_test -t vector_priority_test -t nmi_test)
 QEMU_ARGS=(-c 100)
 BOCHS_ARGS=(-c 50)
 
@@ -30,7 +33,9 @@ Usage: zoo.sh [options] [-- test arguments...]
   --qemu-boots N      boots per kernel under QEMU (default 3)
   --bochs-boots N     boots per kernel under Bochs, APICv on or off (default 2)
   -t, --test NAME     only this test inside each boot (repeatable; default:
-                      all six, the default suite)
+                      the six single-level tests of the default suite, not
+                      nested_posted_test, which stock kernels fail: README,
+                      "Nested posted interrupts")
       --timeout S     each boot, in seconds (kernels.sh --timeout; default
                       600 under QEMU, 900 under Bochs).  A boot cut short
                       keeps what finished, and fails if anything did
@@ -196,8 +201,8 @@ while [ $# -gt 0 ]; do
 		emulators+=("$2"); shift 2 ;;
 	--qemu-boots) [[ ${2:-} =~ ^[1-9]$ ]] || die "--qemu-boots is 1 to 9"; qemu_boots=$2; shift 2 ;;
 	--bochs-boots) [[ ${2:-} =~ ^[1-9]$ ]] || die "--bochs-boots is 1 to 9"; bochs_boots=$2; shift 2 ;;
-	-t|--test) [[ ${2:-} =~ ^(self_ipi|cross_vcpu_ipi|host_injection|level_irq|vector_priority|nmi)_test$ ]] ||
-		die "--test is one of the suite's tests (self_ipi_test ... nmi_test)"
+	-t|--test) [[ ${2:-} =~ ^(self_ipi|cross_vcpu_ipi|host_injection|level_irq|vector_priority|nmi|nested_posted)_test$ ]] ||
+		die "--test is one of the suite's tests (self_ipi_test ... nested_posted_test)"
 		tests+=(-t "$2"); shift 2 ;;
 	--timeout) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--timeout is a number of seconds"
 		timeout=(--timeout "$2"); shift 2 ;;
