@@ -46,15 +46,14 @@ struct nested_l1 {
 	uint64_t entries;		/* VMLAUNCH and VMRESUMEs */
 	uint64_t ext_intr_exits;	/* L1's own interrupts, taken at an exit */
 	uint64_t wakes_from_hlt;	/* ... of them, ending L2's hlt */
+	uint64_t deferred;		/* ... of them, counted at the next interrupt window */
 	uint64_t cpuid_exits;
 	/*
 	 * Exits with the notification vector.  Architecturally none: an NV
 	 * recognized in VMX non-root operation (also one pending at VM entry)
-	 * is processed as posted interrupts.  L1 then moves the PIR into
-	 * L2's virtual IRR itself, as hypervisors do, and counts what it moved.
+	 * is processed as posted interrupts.
 	 */
 	uint64_t nv_exits;
-	uint64_t pir_moved;
 
 	/* The posting side (other L1 vCPUs). */
 	uint64_t posts;

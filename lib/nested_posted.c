@@ -14,6 +14,7 @@
 
 #include "json_writer.h"
 #include "nested_posted.h"
+#include "remote_sender.h"
 
 #define GUEST_ACTIVITY_ACTIVE	0
 #define GUEST_ACTIVITY_HLT	1
@@ -22,6 +23,8 @@
 
 /* The virtual-APIC page's IRR: eight 32-bit registers, 16 bytes apart. */
 #define VAPIC_IRR(i)		(APIC_IRR + 0x10 * (i))
+/* Blocking by STI and by MOV SS, in the guest's interruptibility state. */
+#define GUEST_BLOCKING_STI_MOVSS	3
 
 /* What L1 asks of the CPU (KVM) for its L2, each with its VMCS field. */
 #define L1_PIN_CTLS		(PIN_BASED_EXT_INTR_MASK | PIN_BASED_POSTED_INTR)
@@ -71,7 +74,7 @@ __asm__(".pushsection .text\n"
 	"mov $0x6c16, %eax\n\t"
 	"lea 2f(%rip), %rdx\n\t"
 	"vmwrite %rdx, %rax\n\t"
-	"test %esi, %esi\n\t"
+	"testb %sil, %sil\n\t"
 	"mov 0x00(%rdi), %rax\n\tmov 0x08(%rdi), %rbx\n\tmov 0x10(%rdi), %rcx\n\t"
 	"mov 0x18(%rdi), %rdx\n\tmov 0x20(%rdi), %rsi\n\tmov 0x30(%rdi), %rbp\n\t"
 	"mov 0x38(%rdi), %r8\n\tmov 0x40(%rdi), %r9\n\tmov 0x48(%rdi), %r10\n\t"
@@ -126,36 +129,9 @@ static void enable_posted_interrupts(void)
 }
 
 /*
- * What a hypervisor does when its notification vector exits instead of
- * being processed: move the PIR into the virtual IRR and raise RVI, as the
- * CPU would have (SDM 29.6, steps 3 to 6).
- */
-static void move_pir(void)
-{
-	struct nested_pi_desc *pi = nested_l1.pi_desc;
-	uint8_t *vapic = nested_l1.vapic;
-	uint64_t status = vmreadz(GUEST_INTR_STATUS);
-	unsigned int i, rvi = status & 0xff;
-	uint64_t bits;
-
-	__atomic_fetch_and(&pi->control, ~PI_ON, __ATOMIC_SEQ_CST);
-	for (i = 0; i < 4; i++) {
-		bits = __atomic_exchange_n(&pi->pir[i], 0, __ATOMIC_SEQ_CST);
-		if (!bits)
-			continue;
-		*(uint32_t *)(vapic + VAPIC_IRR(2 * i)) |= (uint32_t)bits;
-		*(uint32_t *)(vapic + VAPIC_IRR(2 * i + 1)) |= bits >> 32;
-		nested_l1.pir_moved += __builtin_popcountll(bits);
-		if (64 * i + 63 - __builtin_clzll(bits) > rvi)
-			rvi = 64 * i + 63 - __builtin_clzll(bits);
-	}
-	vmwrite(GUEST_INTR_STATUS, (status & ~0xffull) | rvi);
-}
-
-/*
  * An interrupt for L1 itself, acknowledged by the exit: counted as taken
- * here, where it interrupted L2.  That exit is its delivery, not a gap in
- * the timeline of an L2 that dwells.
+ * where it interrupted L2.  That exit is its delivery, not a gap in the
+ * timeline of an L2 that dwells.
  */
 static void take_exit_interrupt(uint8_t vector)
 {
@@ -166,12 +142,46 @@ static void take_exit_interrupt(uint8_t vector)
 		ipi_guest_eoi();
 }
 
+/*
+ * External-interrupt exiting ignores L2's IF, but L2 and L1 share the
+ * record, and L2 updates its timeline with IF=0: L1 counts an interrupt
+ * that exits there only at the interrupt-window exit after it, keeping it
+ * in service (unacknowledged by EOI) meanwhile.
+ */
+static uint8_t deferred[8];
+static unsigned int nr_deferred;
+
+static void set_window_exiting(bool on)
+{
+	uint64_t ctls = vmreadz(CPU_BASED_VM_EXEC_CONTROL);
+
+	vmwrite(CPU_BASED_VM_EXEC_CONTROL, on ? ctls | CPU_BASED_INTR_WINDOW_EXITING :
+						ctls & ~CPU_BASED_INTR_WINDOW_EXITING);
+}
+
+static void l1_interrupt(uint8_t vector)
+{
+	if (vmreadz(GUEST_RFLAGS) & X86_EFLAGS_IF) {
+		take_exit_interrupt(vector);
+		return;
+	}
+	GUEST_ASSERT(nr_deferred < ARRAY_SIZE(deferred));
+	deferred[nr_deferred++] = vector;
+	nested_l1.deferred++;
+	set_window_exiting(true);
+}
+
 /* One exit of L2's; false once L2 is done. */
 static bool handle_exit(void)
 {
 	uint32_t reason = vmreadz(VM_EXIT_REASON);
+	unsigned int i;
 	uint64_t info;
 
+	/* An event L2 was being delivered when it exited: none of ours re-injects one. */
+	__GUEST_ASSERT(!(vmreadz(IDT_VECTORING_INFO_FIELD) & EXIT_INTR_INFO_VALID),
+		       "L2 exit %u during event delivery, IDT-vectoring info 0x%lx", reason,
+		       vmreadz(IDT_VECTORING_INFO_FIELD));
 	switch (reason) {
 	case EXIT_REASON_EXTERNAL_INTERRUPT:
 		info = vmreadz(VM_EXIT_INTR_INFO);
@@ -182,17 +192,30 @@ static bool handle_exit(void)
 			nested_l1.wakes_from_hlt++;
 		}
 		if ((uint8_t)info == nested_l1.nv) {
+			/*
+			 * Recognized in VMX non-root operation, the notification
+			 * is processed, never an exit (SDM 29.6).  An L1 that
+			 * trusts that, as this one does, dismisses it and leaves
+			 * the PIR alone: what it held shows as lost.
+			 */
 			nested_l1.nv_exits++;
-			ipi_guest_eoi();
-			move_pir();
+			x2apic_write_reg(APIC_EOI, 0);
 		} else {
 			nested_l1.ext_intr_exits++;
-			take_exit_interrupt((uint8_t)info);
+			l1_interrupt((uint8_t)info);
 		}
+		return true;
+	case EXIT_REASON_INTERRUPT_WINDOW:
+		set_window_exiting(false);
+		for (i = 0; i < nr_deferred; i++)
+			take_exit_interrupt(deferred[i]);
+		nr_deferred = 0;
 		return true;
 	case EXIT_REASON_CPUID:
 		nested_l1.cpuid_exits++;
 		vmwrite(GUEST_RIP, vmreadz(GUEST_RIP) + vmreadz(VM_EXIT_INSTRUCTION_LEN));
+		vmwrite(GUEST_INTERRUPTIBILITY_INFO,
+			vmreadz(GUEST_INTERRUPTIBILITY_INFO) & ~GUEST_BLOCKING_STI_MOVSS);
 		return true;
 	case EXIT_REASON_VMCALL:
 		return false;
@@ -320,12 +343,14 @@ void nested_posted_report(struct ipi_vm *ivm, struct json_writer *w)
 	json_u64(w, "entries", l1->entries);
 	json_u64(w, "ext_intr_exits", l1->ext_intr_exits);
 	json_u64(w, "wakes_from_hlt", l1->wakes_from_hlt);
+	json_u64(w, "deferred_to_window", l1->deferred);
 	json_u64(w, "cpuid_exits", l1->cpuid_exits);
 	json_u64(w, "nv_exits", l1->nv_exits);
-	json_u64(w, "pir_moved_by_l1", l1->pir_moved);
 	json_u64(w, "posts", l1->posts);
 	json_u64(w, "notifications", l1->notifications);
 	json_u64(w, "merged", l1->merged);
+	json_u64(w, "sent_to_blocked_l2",
+		 ((struct remote_batch *)addr_gva2hva(ivm->vm, (vm_vaddr_t)&ipi_remote))->sent_blocked);
 	json_bool(w, "left_on", pi->control & PI_ON);
 	json_u64(w, "left_in_pir", pir);
 	json_u64(w, "left_in_virtual_irr", virr);

@@ -298,8 +298,9 @@ fast='.aborted and .wakes == 1'
 # Decided from the host's backend, never from the outcome: on any other
 # KVM a vector delivered again without its EOI is a bug to report.
 no_isr='.host.kvm_vendor_module == "kvm_pvm"|kvm_pvm keeps no in-service bit (README, "On hosts without VT-x")'
-# Without VMX (and posted interrupts) for an L1 hypervisor, the nested test skips.
-no_vmx='.variants[0].status == "skip"|no VMX with posted interrupts for an L1 hypervisor here (nested_posted_test skips)'
+# Decided from the host's KVM, never from the outcome: an L1 hypervisor
+# needs kvm_intel with nested=Y and, for posted interrupts, APICv.
+no_vmx='(.host.kvm_vendor_module != "kvm_intel" or .host.module_params.kvm_intel.nested != "Y" or .host.module_params.kvm_intel.enable_apicv != "Y")|no VMX with posted interrupts for an L1 hypervisor on this KVM (kvm_intel, nested=Y, enable_apicv=Y)'
 # On kvm_pvm an unmasking TPR write is not where a pending interrupt is
 # taken (the known issue PVM_WINDOW): the control's matching cannot apply.
 pvm_window='.host.kvm_vendor_module == "kvm_pvm"|kvm_pvm takes an interrupt unmasked by a TPR write only at its next host event (lib/known_issues.c, PVM_WINDOW)'

@@ -19,7 +19,7 @@ echo "TAP version 13"
 # EXTRA arguments, must regenerate FILEs: compare.sh's comparisons
 # (without plots: only the tables are compared), the cycle-count tables
 # (scripts/cycles-table.sh), the resolutions (scripts/bench.sh
-# --summarize), vmexit.flat's tables and the bug zoo's.
+# --summarize), vmexit.flat's tables, the bug zoo's and nested_posted_test's.
 regen_published() {
 	local marker=$1 schema=$2 script=$3 extra=$4 dir name regen cmd log rc f same
 
@@ -57,5 +57,7 @@ regen_published table.json kvm-ipi-selftests/vmexit-table "scripts/rig/vmexit-ex
 	table.md table.txt table.json
 regen_published zoo.json kvm-ipi-selftests/zoo "scripts/rig/zoo.sh --table" '' \
 	zoo.md zoo.txt zoo.json
+regen_published summary.json kvm-ipi-selftests/nested-summary scripts/rig/nested-summary.sh '' \
+	summary.md summary.json
 
 summary
