@@ -34,9 +34,8 @@ struct remote_batch {
 	uint32_t dest;			/* the receiver's vCPU index (and APIC ID) */
 	uint32_t mode;			/* APIC_DM_FIXED or APIC_DM_NMI */
 	uint32_t counted;
-	uint32_t when_halted;		/* the sender waits for the receiver to block in hlt */
-	uint32_t blocked_seq;		/* posted: the host has looked for this batch's hlt */
-	uint32_t sent_blocked;		/* batches sent with KVM's "blocking" stat seen set */
+	uint32_t when_halted;		/* a host sender waits for the receiver to block in hlt */
+	uint32_t sent_blocked;		/* ... batches it sent with KVM's "blocking" stat seen set */
 	uint32_t n;
 	uint8_t vectors[REMOTE_MAX_BATCH];
 	uint32_t sender_esr;		/* an IPI's sender: its ESR after the batch */
@@ -52,9 +51,9 @@ const char *ipi_source_name(enum ipi_source source);
 bool ipi_remote_send(const uint8_t *vectors, unsigned int n, uint32_t mode, bool counted);
 /*
  * Guest, the receiver: the same, but only asked for; with @when_halted, a
- * host or posted source sends once KVM has the receiver blocked in hlt
- * (its "blocking" stat, which a host thread watches), which it must then
- * wake.  The next batch waits for this one.
+ * host source sends once KVM has the receiver blocked in hlt (its
+ * "blocking" stat), which it must then wake.  The next batch waits for
+ * this one.
  */
 void ipi_remote_post(const uint8_t *vectors, unsigned int n, uint32_t mode, bool counted,
 		     bool when_halted);
@@ -65,7 +64,7 @@ void ipi_remote_serve(void);
 
 struct ipi_options;
 
-/* Host: set the source up before the run; an MSI or posted source gets its host thread. */
+/* Host: set the source up before the run; an MSI source gets its host thread. */
 void ipi_remote_setup(struct ipi_vm *ivm, enum ipi_source source, unsigned int dest);
 /* Host: a posted source's delivery function (guest code). */
 void ipi_remote_set_deliver(struct ipi_vm *ivm, void (*deliver)(uint32_t dest, uint8_t vector));

@@ -68,29 +68,23 @@ static void guest_send_batch(struct remote_batch *b)
 }
 
 /*
- * Until *@at reaches batch @seq, or a later one; bounded by the guest's
+ * Until batch @seq, or a later one, has been sent; bounded by the guest's
  * wait timeout, IF as the caller left it.  Later: a handler that ran
  * meanwhile (an NMI's, say) may have asked for batches of its own.
  */
-static bool wait_done_seq(uint32_t *at, uint32_t seq)
+static bool wait_done(struct remote_batch *b, uint32_t seq)
 {
 	uint64_t deadline = rdtsc() + ipi_config.wait_timeout;
 
-	while ((int32_t)(__atomic_load_n(at, __ATOMIC_ACQUIRE) - seq) < 0) {
+	while ((int32_t)(__atomic_load_n(&b->done, __ATOMIC_ACQUIRE) - seq) < 0) {
 		if (ipi_guest_should_stop() || rdtsc() > deadline) {
-			ipi_remote.missed++;
+			b->missed++;
 			this_ipi_vcpu()->missed_waits++;
 			return false;
 		}
 		cpu_relax();
 	}
 	return true;
-}
-
-/* Until batch @seq, or a later one, has been sent. */
-static bool wait_done(struct remote_batch *b, uint32_t seq)
-{
-	return wait_done_seq(&b->done, seq);
 }
 
 /* Hand the batch over (or, from the receiver itself, send it); false: the last never went. */
@@ -101,7 +95,7 @@ static bool post(const uint8_t *vectors, unsigned int n, uint32_t mode, bool cou
 	unsigned int i;
 
 	GUEST_ASSERT(n <= REMOTE_MAX_BATCH);
-	GUEST_ASSERT(!when_halted || b->source == IPI_SRC_MSI || b->source == IPI_SRC_POSTED);
+	GUEST_ASSERT(!when_halted || b->source == IPI_SRC_MSI);
 	if (b->source != IPI_SRC_SELF && b->done != b->seq && !wait_done(b, b->seq))
 		return false;
 	for (i = 0; i < n; i++)
@@ -150,9 +144,6 @@ void ipi_remote_serve(void)
 			cpu_relax();
 			continue;
 		}
-		/* Bounded: the host looks for the hlt for a second at most. */
-		if (READ_ONCE(b->when_halted))
-			wait_done_seq(&b->blocked_seq, seq);
 		guest_send_batch(b);
 		b->sender_esr = ipi_guest_read_esr();
 		seen = seq;
@@ -220,23 +211,14 @@ static void *host_main(void *arg)
 	       !READ_ONCE(h->ivm->config->stop)) {
 		seq = __atomic_load_n(&b->seq, __ATOMIC_ACQUIRE);
 		if (seq == seen) {
-			/* Watching for a posted source's vCPUs: off their CPUs. */
-			if (b->source == IPI_SRC_POSTED)
-				usleep(20);
-			else
-				cpu_relax();
+			cpu_relax();
 			continue;
 		}
 		if (READ_ONCE(b->when_halted))
 			wait_blocked(h);
-		seen = seq;
-		/* A posted source's vCPU sends; the host only says when. */
-		if (b->source == IPI_SRC_POSTED) {
-			__atomic_store_n(&b->blocked_seq, seq, __ATOMIC_RELEASE);
-			continue;
-		}
 		for (i = 0; i < READ_ONCE(b->n); i++)
 			host_send_one(h, b->vectors[i]);
+		seen = seq;
 		__atomic_store_n(&b->done, seq, __ATOMIC_RELEASE);
 	}
 	return NULL;
@@ -283,7 +265,7 @@ void ipi_remote_setup(struct ipi_vm *ivm, enum ipi_source source, unsigned int d
 
 	b->source = source;
 	b->dest = dest;
-	if (source != IPI_SRC_MSI && source != IPI_SRC_POSTED)
+	if (source != IPI_SRC_MSI)
 		return;
 	h = calloc(1, sizeof(*h));
 	TEST_ASSERT(h, "Out of memory");
