@@ -41,7 +41,6 @@ struct nested_l1 {
 	uint64_t pi_desc_gpa;
 	void *vapic;			/* L2's virtual-APIC page, guest virtual */
 	uint64_t vapic_gpa;
-	uint32_t nv;
 
 	uint64_t entries;		/* VMLAUNCH and VMRESUMEs */
 	uint64_t ext_intr_exits;	/* L1's own interrupts, taken at an exit */

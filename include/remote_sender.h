@@ -66,6 +66,11 @@ struct ipi_options;
 
 /* Host: set the source up before the run; an MSI source gets its host thread. */
 void ipi_remote_setup(struct ipi_vm *ivm, enum ipi_source source, unsigned int dest);
+/*
+ * Host, after ipi_remote_setup() of a host source: skip (KSFT_SKIP) unless
+ * it can tell the receiver is blocked in hlt, for @when_halted batches.
+ */
+void ipi_remote_require_halt_watch(struct ipi_vm *ivm);
 /* Host: a posted source's delivery function (guest code). */
 void ipi_remote_set_deliver(struct ipi_vm *ivm, void (*deliver)(uint32_t dest, uint8_t vector));
 

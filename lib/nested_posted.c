@@ -124,7 +124,7 @@ static void enable_posted_interrupts(void)
 	for (i = 0; i < 4; i++)
 		vmwrite(EOI_EXIT_BITMAP0 + 2 * i, 0);
 	vmwrite(GUEST_INTR_STATUS, 0);
-	vmwrite(POSTED_INTR_NV, nested_l1.nv);
+	vmwrite(POSTED_INTR_NV, NESTED_PI_NV);
 	vmwrite(POSTED_INTR_DESC_ADDR, nested_l1.pi_desc_gpa);
 }
 
@@ -191,7 +191,7 @@ static bool handle_exit(void)
 			vmwrite(GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
 			nested_l1.wakes_from_hlt++;
 		}
-		if ((uint8_t)info == nested_l1.nv) {
+		if ((uint8_t)info == NESTED_PI_NV) {
 			/*
 			 * Recognized in VMX non-root operation, the notification
 			 * is processed, never an exit (SDM 29.6).  An L1 that
@@ -281,7 +281,7 @@ void nested_pi_post(uint32_t dest, uint8_t vector)
 	}
 	__atomic_fetch_add(&nested_l1.notifications, 1, __ATOMIC_RELAXED);
 	ipi_guest_write_icr(dest, APIC_DM_FIXED | APIC_INT_ASSERT | APIC_DEST_PHYSICAL |
-			    nested_l1.nv);
+			    NESTED_PI_NV);
 }
 
 /* ---- host side ---- */
@@ -321,7 +321,6 @@ void nested_posted_setup(struct ipi_vm *ivm)
 	l1->pi_desc_gpa = addr_gva2gpa(ivm->vm, pi_gva);
 	l1->vapic = (void *)vapic_gva;
 	l1->vapic_gpa = addr_gva2gpa(ivm->vm, vapic_gva);
-	l1->nv = NESTED_PI_NV;
 }
 
 /* L1's counts, and what was left in the descriptor and L2's virtual IRR. */
@@ -339,7 +338,7 @@ void nested_posted_report(struct ipi_vm *ivm, struct json_writer *w)
 		virr += __builtin_popcount(*(const uint32_t *)(vapic + VAPIC_IRR(i)));
 
 	json_begin_object(w, "nested");
-	json_u64(w, "notification_vector", l1->nv);
+	json_u64(w, "notification_vector", NESTED_PI_NV);
 	json_u64(w, "entries", l1->entries);
 	json_u64(w, "ext_intr_exits", l1->ext_intr_exits);
 	json_u64(w, "wakes_from_hlt", l1->wakes_from_hlt);

@@ -258,6 +258,14 @@ void ipi_remote_set_deliver(struct ipi_vm *ivm, void (*deliver)(uint32_t dest, u
 	b->deliver = deliver;
 }
 
+void ipi_remote_require_halt_watch(struct ipi_vm *ivm)
+{
+	const struct remote_host *h = ivm->extra;
+
+	TEST_ASSERT(h, "only a host source waits for the receiver's hlt");
+	__TEST_REQUIRE(h->watching, "KVM has no \"blocking\" vCPU stat");
+}
+
 void ipi_remote_setup(struct ipi_vm *ivm, enum ipi_source source, unsigned int dest)
 {
 	struct remote_batch *b = addr_gva2hva(ivm->vm, (vm_vaddr_t)&ipi_remote);

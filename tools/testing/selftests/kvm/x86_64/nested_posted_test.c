@@ -38,7 +38,6 @@
 
 #include "ipi_harness.h"
 #include "ipi_test.h"
-#include "kvm_stats_snapshot.h"
 #include "nested_posted.h"
 #include "remote_sender.h"
 
@@ -137,17 +136,11 @@ static struct ipi_vm *run_nested(const struct ipi_variant *v, const struct ipi_o
 	nested_posted_require();
 
 	ivm = ipi_vm_create(mode.source == IPI_SRC_POSTED ? 2 : 1, guest_code, o);
-	if (mode.source == IPI_SRC_MSI && mode.receiver == RECV_HLT) {
-		struct kvm_stat_watch blocking;
-
-		/* Without it the host cannot tell L2 is in hlt yet. */
-		__TEST_REQUIRE(kvm_stat_watch_open(&blocking, ivm->vcpus[0], "blocking"),
-			       "KVM has no \"blocking\" vCPU stat");
-		kvm_stat_watch_close(&blocking);
-	}
 	nested_posted_setup(ivm);
 	sync_global_to_guest(ivm->vm, mode);
 	ipi_remote_setup(ivm, mode.source, 0);
+	if (mode.source == IPI_SRC_MSI && mode.receiver == RECV_HLT)
+		ipi_remote_require_halt_watch(ivm);
 	if (mode.source == IPI_SRC_POSTED)
 		ipi_remote_set_deliver(ivm, nested_pi_post);
 	ivm->report_extra = nested_posted_report;

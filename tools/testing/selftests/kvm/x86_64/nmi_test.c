@@ -36,7 +36,6 @@
 #include "ipi_harness.h"
 #include "ipi_test.h"
 #include "json_writer.h"
-#include "kvm_stats_snapshot.h"
 #include "remote_sender.h"
 
 #define DEFAULT_COUNT		500
@@ -190,17 +189,11 @@ static struct ipi_vm *run_nmi(const struct ipi_variant *v, const struct ipi_opti
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_X2APIC));
 
 	ivm = ipi_vm_create(mode.source == IPI_SRC_CROSS ? 2 : 1, guest_code, o);
-	if (mode.receiver == RECV_HLT) {
-		struct kvm_stat_watch blocking;
-
-		/* Without it the host cannot tell the vCPU is in hlt yet. */
-		__TEST_REQUIRE(kvm_stat_watch_open(&blocking, ivm->vcpus[0], "blocking"),
-			       "KVM has no \"blocking\" vCPU stat");
-		kvm_stat_watch_close(&blocking);
-	}
 	vm_install_exception_handler(ivm->vm, NMI_VECTOR, nmi_handler);
 	sync_global_to_guest(ivm->vm, mode);
 	ipi_remote_setup(ivm, mode.source, 0);
+	if (mode.receiver == RECV_HLT)
+		ipi_remote_require_halt_watch(ivm);
 	ivm->report_extra = report_nmi;
 	ipi_vm_run(ivm);
 	return ivm;
